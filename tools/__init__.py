@@ -1,0 +1,64 @@
+"""Facial emotion tools: classify, explain and ask about faces. Pure Python; no LangChain needed.
+
+    from tools import classify, explain, ask
+    preds = classify("face.jpg")            # list[Prediction], most prominent face first
+    e = explain("face.jpg")                 # Grad-CAM heatmap, overlay PNG and region shares
+    a = ask("face.jpg", "Is the mouth open?")
+
+Heavy modules load on first use, so ``import tools`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tools.errors import (
+    FaceAgentError,
+    InvalidImageError,
+    InvalidRequestError,
+    ModelUnavailableError,
+    NoFaceError,
+)
+
+_LAZY = {
+    "classify": "tools.classifier",
+    "EmotionClassifier": "tools.classifier",
+    "Prediction": "tools.classifier",
+    "explain": "tools.explainer",
+    "Explainer": "tools.explainer",
+    "Explanation": "tools.explainer",
+    "ask": "tools.vqa",
+    "describe": "tools.vqa",
+    "FaceQA": "tools.vqa",
+    "Answer": "tools.vqa",
+    "load_image": "tools.images",
+}
+
+__all__ = [
+    "Answer",
+    "EmotionClassifier",
+    "Explainer",
+    "Explanation",
+    "FaceAgentError",
+    "FaceQA",
+    "InvalidImageError",
+    "InvalidRequestError",
+    "ModelUnavailableError",
+    "NoFaceError",
+    "Prediction",
+    "ask",
+    "classify",
+    "describe",
+    "explain",
+    "load_image",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tools' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,144 @@
+"""One per-image cache shared by every tool.
+
+Decoding and face detection are the expensive, model-independent part of a turn. An
+``ImageRecord`` holds the decoded pixels and the detected faces of one image, plus a small dict
+where each tool keeps what it computed (the classifier's forward pass, BLIP's image embedding), so
+"classify, explain, then ask" decodes and detects once. Records live in memory only, in an LRU of
+bounded size: nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tools.errors import InvalidRequestError, NoFaceError
+from tools.faces import Face, detect_faces
+from tools.images import ImageInput, load_image
+
+__all__ = ["ImageRecord", "AnalysisCache", "image_key", "default_cache"]
+
+
+def image_key(source: ImageInput) -> str | None:
+    """A content hash of an input, or None when it cannot be hashed without decoding."""
+    digest = hashlib.blake2b(digest_size=16)
+    if isinstance(source, np.ndarray):
+        digest.update(f"nd:{source.dtype}:{source.shape}".encode())
+        digest.update(np.ascontiguousarray(source).tobytes())
+    elif isinstance(source, Image.Image):
+        digest.update(f"pil:{source.mode}:{source.size}".encode())
+        digest.update(source.tobytes())
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        digest.update(b"bytes:")
+        digest.update(bytes(source))
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        digest.update(f"path:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    else:
+        return None
+    return digest.hexdigest()
+
+
+class ImageRecord:
+    """Decoded pixels of one image, its faces (found on first use) and per-tool results."""
+
+    def __init__(self, rgb: np.ndarray, key: str | None = None):
+        rgb.setflags(write=False)  # shared between tools and threads: nobody may change it
+        self.rgb = rgb
+        self.key = key
+        self._no_face: NoFaceError | None = None
+        self._faces: list[Face] | None = None
+        self._lock = threading.RLock()
+        self._results: dict[Any, Any] = {}
+
+    @property
+    def faces(self) -> list[Face]:
+        """The faces, most prominent first; raises ``NoFaceError`` when there are none."""
+        with self._lock:
+            if self._faces is None:
+                try:
+                    self._faces = detect_faces(self.rgb)
+                except NoFaceError as exc:
+                    self._no_face, self._faces = exc, []
+            if not self._faces:
+                raise NoFaceError(str(self._no_face))
+            return self._faces
+
+    def face(self, index: int) -> Face:
+        """The ``index``-th face (0 = most prominent), with a clear error when out of range."""
+        faces = self.faces
+        if not 0 <= index < len(faces):
+            raise InvalidRequestError(
+                f"Face {index + 1} was asked for, but this photo has {len(faces)} face"
+                f"{'s' if len(faces) != 1 else ''}."
+            )
+        return faces[index]
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Returns the result stored under ``key``, computing it once (thread-safe)."""
+        with self._lock:
+            if key not in self._results:
+                self._results[key] = compute()
+            return self._results[key]
+
+    def forget(self, key: Any) -> None:
+        """Drops one stored result."""
+        with self._lock:
+            self._results.pop(key, None)
+
+
+class AnalysisCache:
+    """An in-memory LRU of ``ImageRecord`` keyed by content hash."""
+
+    def __init__(self, maxsize: int = 16) -> None:
+        self.maxsize = maxsize
+        self._records: OrderedDict[str, ImageRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, source: ImageInput | ImageRecord) -> ImageRecord:
+        """The record of ``source``, decoding it only when it is not cached."""
+        if isinstance(source, ImageRecord):
+            return source
+        key = image_key(source)
+        if key is not None:
+            with self._lock:
+                record = self._records.get(key)
+                if record is not None:
+                    self._records.move_to_end(key)
+                    return record
+        record = ImageRecord(load_image(source), key)
+        if key is not None:
+            with self._lock:
+                record = self._records.setdefault(key, record)
+                self._records.move_to_end(key)
+                while len(self._records) > self.maxsize:
+                    self._records.popitem(last=False)
+        return record
+
+    def clear(self) -> None:
+        """Forgets every image."""
+        with self._lock:
+            self._records.clear()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+_DEFAULT = AnalysisCache()
+
+
+def default_cache() -> AnalysisCache:
+    """The process-wide cache used by the functional API."""
+    return _DEFAULT
