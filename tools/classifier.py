@@ -180,6 +180,15 @@ class EmotionClassifier:
     def align(self, rgb: np.ndarray, face: Face) -> AlignedFace:
         """The face crop exactly as this model sees it (RGB, before channel conversion)."""
         alignment = self.spec.alignment
+        size = self.spec.input_size
+        if alignment.get("method") == "none":
+            h, w = rgb.shape[:2]
+            matrix = np.array([[size / w, 0.0, 0.0], [0.0, size / h, 0.0]])
+            crop = cv2.resize(
+                rgb, (size, size), interpolation=cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
+            )
+            points = face.landmarks.astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+            return AlignedFace(np.ascontiguousarray(crop), matrix, points.astype(np.float32))
         return align_face(
             rgb,
             face,
@@ -208,14 +217,33 @@ class EmotionClassifier:
         """The forward pass for every face of an image, computed once and cached on the record."""
         return record.cached(("classify", id(self)), lambda: self._compute(record))
 
+    @property
+    def aligns_faces(self) -> bool:
+        """False for models trained on whole pre-cropped images (card alignment ``none``)."""
+        return self.spec.alignment.get("method", "similarity5") != "none"
+
+    def faces_of(self, record: ImageRecord) -> list[Face]:
+        """The faces this model classifies: detected ones, or the whole image for ``none`` alignment."""
+        if self.aligns_faces:
+            return record.faces
+        h, w = record.rgb.shape[:2]
+        return [Face((0, 0, w - 1, h - 1), float("nan"), np.zeros((0, 2), np.float32), source="whole-image")]
+
     def _compute(self, record: ImageRecord) -> list[FaceForward]:
-        faces = record.faces
+        faces = self.faces_of(record)
         aligned = [self.align(record.rgb, face) for face in faces]
         inputs = self.to_input([a.image for a in aligned])
         activation, logits = self._forward(inputs)
         probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
         return [
-            FaceForward(face, aligned[i], inputs[i : i + 1].clone(), activation[i : i + 1].clone(), logits[i].clone(), probs[i])
+            FaceForward(
+                face,
+                aligned[i],
+                inputs[i : i + 1].clone(),
+                activation[i : i + 1].clone(),
+                logits[i].clone(),
+                probs[i],
+            )
             for i, face in enumerate(faces)
         ]
 
@@ -277,7 +305,7 @@ class EmotionClassifier:
             try:
                 # Records are not kept in the shared cache: a folder of photos would evict a chat's image.
                 record = AnalysisCache(maxsize=1).get(source)
-                faces = record.faces
+                faces = self.faces_of(record)
                 prepared.append((_source_name(source), faces, [self.align(record.rgb, f) for f in faces]))
             except FaceAgentError as exc:
                 prepared.append(exc)
@@ -294,7 +322,9 @@ class EmotionClassifier:
             name, faces, aligned = p
             preds = []
             for i, (face, crop) in enumerate(zip(faces, aligned)):
-                forward = FaceForward(face, crop, torch.empty(0), torch.empty(0), torch.empty(0), all_probs[cursor])
+                forward = FaceForward(
+                    face, crop, torch.empty(0), torch.empty(0), torch.empty(0), all_probs[cursor]
+                )
                 preds.append(self._prediction(forward, i))
                 cursor += 1
             results.append(BatchItem(name, preds))

@@ -62,9 +62,13 @@ def landmark_model_path() -> Path:
         raise ModelUnavailableError(
             "The landmark model is missing: install it with `pip install face-recognition-models`."
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
+    path = (
+        Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
+    )
     if not path.is_file():
-        raise ModelUnavailableError(f"The landmark model {path} is missing; reinstall face-recognition-models.")
+        raise ModelUnavailableError(
+            f"The landmark model {path} is missing; reinstall face-recognition-models."
+        )
     return path
 
 
@@ -100,9 +104,9 @@ class Face:
     def points5(self) -> np.ndarray:
         """Eye centres, nose tip and mouth corners as a (5, 2) array, template order."""
         pts = self.landmarks
-        return np.stack(
-            [pts[36:42].mean(axis=0), pts[42:48].mean(axis=0), pts[30], pts[48], pts[54]]
-        ).astype(np.float64)
+        return np.stack([pts[36:42].mean(axis=0), pts[42:48].mean(axis=0), pts[30], pts[48], pts[54]]).astype(
+            np.float64
+        )
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,9 @@ class FaceDetector:
         self._detector = dlib.get_frontal_face_detector()
         self._lock = threading.Lock()
 
-    def _detect(self, gray: np.ndarray, upsample: int) -> list[tuple[tuple[float, float, float, float], float]]:
+    def _detect(
+        self, gray: np.ndarray, upsample: int
+    ) -> list[tuple[tuple[float, float, float, float], float]]:
         with self._lock:
             rects, scores, _ = self._detector.run(gray, upsample, 0.0)
         return [((r.left(), r.top(), r.right(), r.bottom()), float(s)) for r, s in zip(rects, scores)]
@@ -182,7 +188,11 @@ class FaceDetector:
     def _detect_scaled(self, gray: np.ndarray, min_score: float) -> list:
         h, w = gray.shape
         scale = min(1.0, DETECT_SIDE / max(h, w))
-        small = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else gray
+        small = (
+            cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else gray
+        )
         found = self._detect(small, 0)
         if not found and max(small.shape) <= DETECT_SIDE:
             # Faces under ~80 px need one upsampling; 4x the cost, so only when the first pass is empty.
@@ -195,7 +205,11 @@ class FaceDetector:
         pad = int(round(0.3 * max(h, w)))
         padded = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         scale = max(1.0, 320 / max(padded.shape))
-        big = cv2.resize(padded, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else padded
+        big = (
+            cv2.resize(padded, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            if scale > 1
+            else padded
+        )
         found = self._detect(big, 0) or self._detect(big, 1)
         return [(tuple(v / scale - pad for v in box), s) for box, s in found if s >= min_score]
 
@@ -214,7 +228,9 @@ class FaceDetector:
 
 
 def _is_rgb_array(image: object) -> bool:
-    return isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    return (
+        isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    )
 
 
 def _clip_box(box: tuple[float, ...], w: int, h: int) -> tuple[float, float, float, float]:
@@ -289,7 +305,9 @@ def canonical_points(size: int, margin: float = 0.25, shift_y: float = 0.0) -> n
     return ((unit - 0.5) / (1.0 + 2.0 * margin) + 0.5 + np.array([0.0, shift_y])) * size
 
 
-def align_face(rgb: np.ndarray, face: Face, size: int, margin: float = 0.25, shift_y: float = 0.0) -> AlignedFace:
+def align_face(
+    rgb: np.ndarray, face: Face, size: int, margin: float = 0.25, shift_y: float = 0.0
+) -> AlignedFace:
     """Warps a face upright to a square crop with eyes and mouth at canonical positions.
 
     Args:
@@ -306,10 +324,14 @@ def align_face(rgb: np.ndarray, face: Face, size: int, margin: float = 0.25, shi
         # Shrinking a lot in one warp aliases; area-downsample first to about twice the target scale.
         factor = min(1.0, 2.0 * scale)
         h, w = rgb.shape[:2]
-        source = cv2.resize(rgb, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+        source = cv2.resize(
+            rgb, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA
+        )
         to_source = np.diag([source.shape[1] / w, source.shape[0] / h, 1.0])
     warp = matrix @ np.linalg.inv(to_source)
-    crop = cv2.warpAffine(source, warp[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(
+        source, warp[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     points = face.landmarks.astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
     return AlignedFace(np.ascontiguousarray(crop), matrix, points.astype(np.float32))
 
@@ -346,7 +368,9 @@ def region_masks(landmarks: np.ndarray, size: int) -> dict[str, np.ndarray]:
     top = brows[::-1] + up * 0.9 * eye_dist
     cv2.fillPoly(canvas["forehead"], [np.round(np.vstack([brows, top])).astype(np.int32)], 1)
     face_outline = np.vstack([pts[0:17], pts[17:27] + up * 0.2 * eye_dist])
-    cv2.fillConvexPoly(canvas["cheeks_jaw"], np.round(cv2.convexHull(face_outline.astype(np.float32))).astype(np.int32), 1)
+    cv2.fillConvexPoly(
+        canvas["cheeks_jaw"], np.round(cv2.convexHull(face_outline.astype(np.float32))).astype(np.int32), 1
+    )
     taken = np.zeros((size, size), bool)
     masks: dict[str, np.ndarray] = {}
     for name in ("eyes", "brows", "mouth", "nose", "forehead", "cheeks_jaw"):

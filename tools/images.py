@@ -87,7 +87,7 @@ def _read_source(source: Any) -> tuple[bytes, str]:
     if callable(reader):
         try:
             data = reader()
-        except Exception as exc:  # noqa: BLE001 - any stream failure is an unreadable upload
+        except Exception as exc:
             raise InvalidImageError(f"Could not read the upload: {exc}.") from exc
         if isinstance(data, str):
             raise InvalidImageError("The upload is text, not an image. " + _formats_hint())
@@ -116,7 +116,7 @@ def _open_bytes(data: bytes, name: str) -> Image.Image:
             what = _describe_unknown(data[:64])
             raise InvalidImageError(f"{name} is {what}, not a supported image. " + _formats_hint()) from exc
         raise InvalidImageError(f"{name} declares too many pixels (a decompression bomb?).") from exc
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken headers
+    except Exception as exc:
         raise InvalidImageError(f"{name} could not be decoded: {exc}. " + _formats_hint()) from exc
     if image.format not in SUPPORTED_FORMATS:
         raise InvalidImageError(
@@ -167,7 +167,7 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
         return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
     except InvalidImageError:
         raise
-    except Exception as exc:  # noqa: BLE001 - truncated/corrupt data surfaces at load time
+    except Exception as exc:
         raise InvalidImageError(f"{name} is damaged or truncated and could not be decoded ({exc}).") from exc
 
 

@@ -81,8 +81,7 @@ _FROM_ADJECTIVE = {v: k for k, v in _ADJECTIVE.items()}
 
 # Each compound label as its two basic components (the adverb's emotion first).
 COMPOUND_PARTS: dict[str, tuple[str, str]] = {
-    name: (_FROM_ADVERB[name.split("_")[0]], _FROM_ADJECTIVE[name.split("_")[1]])
-    for name in RAFCE_COMPOUND14
+    name: (_FROM_ADVERB[name.split("_")[0]], _FROM_ADJECTIVE[name.split("_")[1]]) for name in RAFCE_COMPOUND14
 }
 
 _ALIASES = {
@@ -204,9 +203,7 @@ def derive_compound(probs: dict[str, float], min_share: float = 0.2) -> Compound
     Returns:
         A ``CompoundReading`` with ``derived=True``.
     """
-    ranked = sorted(
-        ((p, label) for label, p in probs.items() if label in _ADVERB), reverse=True
-    )
+    ranked = sorted(((p, label) for label, p in probs.items() if label in _ADVERB), reverse=True)
     if len(ranked) < 2:
         return CompoundReading(None, tuple(lbl for _, lbl in ranked), True, False, 0.0)
     (p1, first), (p2, second) = ranked[0], ranked[1]

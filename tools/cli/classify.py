@@ -17,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("classify", help="classify the emotion of every face in images or folders")
     parser.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--model", default=None, help="a checkpoint folder (default: the offline mini-Xception)")
+    parser.add_argument(
+        "--model", default=None, help="a checkpoint folder (default: the offline mini-Xception)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="faces per forward pass (default 32)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.set_defaults(handler=run)
@@ -28,7 +30,9 @@ def expand(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            )
         else:
             files.append(path)
     return files
@@ -40,15 +44,21 @@ def run(args: argparse.Namespace) -> int:
 
     files = expand(args.paths)
     if not files:
-        raise InvalidImageError("No image files found in the given paths (looked for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ").")
+        raise InvalidImageError(
+            "No image files found in the given paths (looked for " + ", ".join(sorted(IMAGE_SUFFIXES)) + ")."
+        )
     classifier = EmotionClassifier.load(args.model, device=args.device)
-    items = classifier.predict_many(files, batch_size=args.batch_size, progress=len(files) > 1 and sys.stderr.isatty())
+    items = classifier.predict_many(
+        files, batch_size=args.batch_size, progress=len(files) > 1 and sys.stderr.isatty()
+    )
     if args.json:
         payload = [
             {
                 "path": item.source,
                 "faces": [p.to_dict() for p in item.predictions],
-                "error": None if item.error is None else {"type": type(item.error).__name__, "message": str(item.error)},
+                "error": None
+                if item.error is None
+                else {"type": type(item.error).__name__, "message": str(item.error)},
             }
             for item in items
         ]

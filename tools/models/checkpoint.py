@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tools.errors import ModelUnavailableError
@@ -74,7 +74,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     model = build_model(spec)
     try:
         state = load_file(str(folder / WEIGHTS), device="cpu")
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise ModelUnavailableError(f"{folder / WEIGHTS} is not a valid safetensors file: {exc}") from exc
     try:
         model.load_state_dict(state, strict=True)

@@ -47,7 +47,7 @@ class ResNet18(StagedNet):
             try:
                 state = torch.load(path, map_location="cpu", weights_only=True)
                 net.load_state_dict(state)
-            except Exception as exc:  # noqa: BLE001 - any load failure means unusable weights
+            except Exception as exc:
                 raise ModelUnavailableError(f"Could not load ImageNet weights from {path}: {exc}") from exc
         if in_channels != 3:
             old = net.conv1

@@ -1,0 +1,114 @@
+"""tools.faces: detection, landmarks, alignment and regions on real photos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from tools.errors import NoFaceError
+from tools.faces import REGIONS, align_face, canonical_points, detect_faces, region_masks
+
+
+def test_astronaut_has_one_face_with_68_landmarks(astronaut):
+    faces = detect_faces(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    x0, y0, x1, y1 = face.box
+    assert 150 < x0 < x1 < 300 and 50 < y0 < y1 < 200
+    assert face.landmarks.shape == (68, 2)
+    assert face.score > 0.5 and face.source == "detector"
+    # Every landmark lies near the box.
+    assert (face.landmarks[:, 0] > x0 - 20).all() and (face.landmarks[:, 0] < x1 + 20).all()
+
+
+def test_detection_on_large_photo_maps_boxes_back(astronaut):
+    big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    small_box = np.array(detect_faces(astronaut)[0].box)
+    big_box = np.array(detect_faces(big)[0].box)
+    assert np.abs(big_box / 4 - small_box).max() < 8
+
+
+def test_grace_hopper(grace_hopper):
+    face = detect_faces(grace_hopper)[0]
+    assert face.box[2] - face.box[0] > 150
+
+
+@pytest.mark.parametrize("size", [100, 48])
+def test_tight_crops_work(astronaut_face_crop, size):
+    crop = cv2.resize(astronaut_face_crop, (size, size), interpolation=cv2.INTER_AREA)
+    faces = detect_faces(crop)
+    assert len(faces) == 1
+    eyes_y = faces[0].landmarks[36:48, 1].mean()
+    mouth_y = faces[0].landmarks[48:68, 1].mean()
+    assert 0.2 * size < eyes_y < mouth_y < 0.95 * size
+
+
+def test_tiny_lfw_faces_are_found():
+    images = skimage.data.lfw_subset()[:20]
+    found = 0
+    for image in images:
+        try:
+            detect_faces((image * 255).astype(np.uint8))
+            found += 1
+        except NoFaceError:
+            pass
+    assert found >= 18
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea"])
+def test_no_face(name, request):
+    image = request.getfixturevalue(name)
+    with pytest.raises(NoFaceError, match="No face found"):
+        detect_faces(image)
+
+
+def test_several_faces_ranked_by_prominence(grace_hopper):
+    canvas = np.full((600, 1024, 3), 200, np.uint8)
+    canvas[:, :512] = grace_hopper
+    smaller = cv2.resize(grace_hopper, (358, 420), interpolation=cv2.INTER_AREA)
+    canvas[90:510, 600:958] = smaller
+    faces = detect_faces(canvas)
+    assert len(faces) == 2
+    assert faces[0].box[0] < 512 < faces[1].box[0]  # the bigger, clearer face first
+    assert faces[0].prominence >= faces[1].prominence
+    assert all(f.landmarks.shape == (68, 2) for f in faces)
+
+
+def test_alignment_puts_eyes_and_mouth_at_template(astronaut):
+    face = detect_faces(astronaut)[0]
+    aligned = align_face(astronaut, face, 112, margin=0.2)
+    assert aligned.image.shape == (112, 112, 3) and aligned.image.dtype == np.uint8
+    target = canonical_points(112, 0.2)
+    eyes = np.stack([aligned.landmarks[36:42].mean(0), aligned.landmarks[42:48].mean(0)])
+    assert np.abs(eyes - target[:2]).max() < 4
+    # Eyes level after alignment.
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 2
+
+
+def test_alignment_undoes_rotation(astronaut):
+    rotated = np.ascontiguousarray(np.rot90(astronaut, k=1).copy())
+    rotated = cv2.warpAffine(astronaut, cv2.getRotationMatrix2D((256, 256), 20, 1.0), (512, 512))
+    face = detect_faces(rotated)[0]
+    aligned = align_face(rotated, face, 64, margin=0.1)
+    eyes = np.stack([aligned.landmarks[36:42].mean(0), aligned.landmarks[42:48].mean(0)])
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 2
+
+
+def test_region_masks_partition_the_crop(astronaut):
+    face = detect_faces(astronaut)[0]
+    aligned = align_face(astronaut, face, 100, margin=0.1)
+    masks = region_masks(aligned.landmarks, 100)
+    assert tuple(masks) == REGIONS
+    total = sum(m.astype(int) for m in masks.values())
+    assert (total == 1).all()  # every pixel in exactly one region
+    for name in REGIONS:
+        assert masks[name].any(), name
+    # The mouth region contains the mouth landmarks' centre; the eyes region the eye centres.
+    mx, my = np.round(aligned.landmarks[48:68].mean(0)).astype(int)
+    assert masks["mouth"][my, mx]
+    ex, ey = np.round(aligned.landmarks[36:42].mean(0)).astype(int)
+    assert masks["eyes"][ey, ex]
+    # The forehead lies above the eyes, the mouth below the nose.
+    assert np.argwhere(masks["forehead"])[:, 0].mean() < ey < np.argwhere(masks["mouth"])[:, 0].mean()
