@@ -275,7 +275,7 @@ def detect_faces(image: ImageInput, max_faces: int = 20, min_score: float = 0.0)
         h, w = rgb.shape[:2]
         raise NoFaceError(
             f"No face found in this {w}x{h} image. Use a photo where a face is clearly visible, "
-            "roughly frontal, well lit and at least about 40 pixels wide."
+            "upright and roughly frontal, well lit and at least about 40 pixels wide."
         )
     return faces
 
