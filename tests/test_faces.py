@@ -112,3 +112,8 @@ def test_region_masks_partition_the_crop(astronaut):
     assert masks["eyes"][ey, ex]
     # The forehead lies above the eyes, the mouth below the nose.
     assert np.argwhere(masks["forehead"])[:, 0].mean() < ey < np.argwhere(masks["mouth"])[:, 0].mean()
+
+
+def test_flat_small_image_is_not_a_face():
+    with pytest.raises(NoFaceError):
+        detect_faces(np.full((100, 100, 3), 127, np.uint8))

@@ -76,3 +76,9 @@ def test_one_dominant_emotion_gives_no_compound():
 def test_native_compound_is_not_derived():
     reading = native_compound("sadly_angry", 0.7)
     assert not reading.derived and reading.components == ("sad", "angry")
+
+
+def test_neutral_face_has_no_compound():
+    probs = dict.fromkeys(BASIC7, 0.0) | {"neutral": 0.9, "happy": 0.05, "sad": 0.05}
+    reading = derive_compound(probs)
+    assert reading.label is None and reading.components == ("neutral",)

@@ -203,7 +203,9 @@ class EmotionClassifier:
             arrays = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)[None] for c in crops]
         else:
             arrays = [np.transpose(c, (2, 0, 1)) for c in crops]
-        batch = torch.from_numpy(np.stack(arrays).astype(np.float32) / 255.0)
+        # np.stack keeps the transposed views' HWC strides; a channels-last tensor sends torch's CPU
+        # convolutions down slow paths (and the cached activations with it), so make it contiguous.
+        batch = torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32) / 255.0)
         return ((batch - self._mean) / self._std).to(self.device)
 
     # --- inference -----------------------------------------------------------------------------

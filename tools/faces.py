@@ -40,6 +40,7 @@ __all__ = [
 DETECT_SIDE = 640
 CROP_SIDE = 256  # images up to this size and roughly square may be tight face crops
 MIN_FACE_SIDE = 12  # pixels in the original image
+STRONG_SCORE, WEAK_SCORE = 0.6, 0.1  # dlib SVM margins: a clear face; a doubtful one
 
 # The five-point face template of ArcFace (InsightFace), in a 112x112 crop: left eye, right eye,
 # nose tip, left and right mouth corners (as seen in the image). A well-known canonical face.
@@ -180,6 +181,9 @@ class FaceDetector:
             points = self.landmarks(gray, box)
             if _plausible(points, box):
                 faces.append(Face(tuple(int(round(v)) for v in box), round(score, 4), points))
+        if any(f.score >= STRONG_SCORE for f in faces):
+            # Beside a clear face, a barely-above-threshold detection is nearly always texture.
+            faces = [f for f in faces if f.score >= WEAK_SCORE]
         if not faces and max(h, w) <= CROP_SIDE and 0.7 <= w / h <= 1.45:
             faces = self._whole_image(gray)
         faces.sort(key=lambda f: f.prominence, reverse=True)
@@ -215,6 +219,8 @@ class FaceDetector:
 
     def _whole_image(self, gray: np.ndarray) -> list[Face]:
         h, w = gray.shape
+        if float(gray.std()) < 8.0:
+            return []  # a flat image has no face to fit landmarks to
         scale = max(1.0, 200 / max(h, w))
         big = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else gray
         bh, bw = big.shape

@@ -204,6 +204,9 @@ def derive_compound(probs: dict[str, float], min_share: float = 0.2) -> Compound
         A ``CompoundReading`` with ``derived=True``.
     """
     ranked = sorted(((p, label) for label, p in probs.items() if label in _ADVERB), reverse=True)
+    if ranked and probs.get("neutral", 0.0) >= ranked[0][0]:
+        # A mostly neutral face has no compound emotion, however the small remainder splits.
+        return CompoundReading(None, ("neutral",), True, False, 0.0)
     if len(ranked) < 2:
         return CompoundReading(None, tuple(lbl for _, lbl in ranked), True, False, 0.0)
     (p1, first), (p2, second) = ranked[0], ranked[1]

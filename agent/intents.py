@@ -1,0 +1,431 @@
+"""Request understanding for the offline planner: what the user wants, in which words.
+
+Rule-based and deterministic: synonym-rich patterns per intent, applied clause by clause, so
+"what is she feeling, why, and is the mouth open?" yields classify + explain + ask. Besides the
+intents it picks up the details a tool needs: an emotion to explain ("for sadness" -> ``sad``), one
+to contrast with ("rather than surprise"), a CAM method ("with grad-cam++"), a face ("the second
+face", "face 2", "the person on the left") and a photo ("the first photo", "both pictures", "the
+other one"), plus the words that mark a follow-up ("instead", "again", "what about ...").
+
+Nothing here knows the conversation; ``agent.planner`` combines a ``Request`` with what happened
+before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tools.errors import InvalidRequestError
+from tools.labels import BASIC7, RAFCE_COMPOUND14, normalize_label
+
+__all__ = ["Request", "understand", "CLASSIFY", "EXPLAIN", "ASK", "DESCRIBE", "INTENTS", "extract_method"]
+
+CLASSIFY, EXPLAIN, ASK, DESCRIBE = "classify", "explain", "ask", "describe"
+INTENTS = (CLASSIFY, EXPLAIN, ASK, DESCRIBE)
+
+DEFAULT_LABELS: tuple[str, ...] = BASIC7 + RAFCE_COMPOUND14
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.VERBOSE)
+
+
+# --- vocabularies --------------------------------------------------------------------------------
+
+# Word -> basic emotion. Broader than tools.labels' aliases: this reads chat, not label files.
+EMOTION_WORDS: dict[str, str] = {
+    **{
+        w: "happy"
+        for w in "happy happiness joy joyful joyous glad cheerful delighted pleased content "
+        "happier happiest cheery elated".split()
+    },
+    **{
+        w: "sad"
+        for w in "sad sadness unhappy sorrow sorrowful upset depressed gloomy melancholy miserable "
+        "sadder saddest grief grieving heartbroken".split()
+    },
+    **{
+        w: "angry"
+        for w in "angry anger mad furious annoyed irritated rage enraged cross angrier angriest "
+        "irate hostile".split()
+    },
+    **{
+        w: "fear"
+        for w in "fear fearful afraid scared frightened terrified anxious nervous worried fright "
+        "scarier".split()
+    },
+    **{
+        w: "surprise"
+        for w in "surprise surprised astonished shocked amazed astonishment startled stunned shock".split()
+    },
+    **{w: "disgust" for w in "disgust disgusted grossed revulsion repulsed revolted grossed-out".split()},
+    **{
+        w: "neutral"
+        for w in "neutral calm expressionless blank indifferent impassive calmer composed".split()
+    },
+    "contempt": "contempt",
+}
+_EMOTION_WORD_RE = re.compile(
+    r"\b(?:(?P<adverb>happily|sadly|fearfully|angrily|disgustedly|surprisedly)[\s_-]+(?P<adj>[a-z]+)|(?P<word>"
+    + "|".join(sorted(map(re.escape, EMOTION_WORDS), key=len, reverse=True))
+    + r"))\b",
+    re.IGNORECASE,
+)
+_VERSUS_BEFORE = _rx(
+    r"(?:rather\s+than|instead\s+of|versus|vs\.?|compared\s+(?:to|with)|over|and\s+not|but\s+not|not)\s+(?:as\s+|being\s+|a\s+|an\s+)?$"
+)
+
+METHOD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("gradcam++", _rx(r"grad[\s-]*cam\s*(?:\+\+|\s*plus\s*plus|pp\b)")),
+    ("eigengradcam", _rx(r"eigen[\s-]*grad[\s-]*cam")),
+    ("xgradcam", _rx(r"\bx[\s-]*grad[\s-]*cam")),
+    ("hirescam", _rx(r"\bhi[\s-]*res(?:olution)?[\s-]*cam")),
+    ("layercam", _rx(r"\blayer[\s-]*cam")),
+    ("eigencam", _rx(r"\beigen[\s-]*cam")),
+    ("scorecam", _rx(r"\bscore[\s-]*cam")),
+    ("ablationcam", _rx(r"\bablation(?:[\s-]*cam)?\b")),
+    ("fullgrad", _rx(r"\bfull[\s-]*grad")),
+    ("kpcacam", _rx(r"\bkpca(?:[\s-]*cam)?\b")),
+    ("shapleycam", _rx(r"\bshapley(?:[\s-]*cam)?\b")),
+    ("gradcamelementwise", _rx(r"element[\s-]*wise")),
+    ("gradcam", _rx(r"\bgrad[\s-]*cam\b|\bvanilla\s+cam\b")),
+)
+
+_ORDINALS = {
+    "first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3, "three": 3,
+    "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5,
+}  # fmt: skip
+_PERSON = r"(?:face|person|man|woman|guy|girl|lady|boy|kid|child|individual|subject|people)"
+_PHOTO = r"(?:photo|photograph|image|picture|pic|upload|shot|snapshot|img)"
+_ORD = r"(?:first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)"
+
+# --- intent patterns -----------------------------------------------------------------------------
+
+REFUSE_RE = _rx(r"""
+    \b(?:read|open|show|cat|print|list|display|load|delete|remove|write|edit|modify|access)\s+(?:me\s+)?
+        (?:the\s+|this\s+|that\s+|a\s+|an\s+|my\s+|your\s+|some\s+|all\s+)?(?:local\s+|system\s+|source\s+)?
+        (?:files?|folders?|director(?:y|ies)|disk|drive|source(?:\s+code)?|config(?:uration)?|\.env|passwords?|passwd|secrets?|
+           environment\s+variables?|logs?|database)\b
+    | /etc/ | ~/ | \b[a-z]:\\ | \b[\w-]+\.(?:py|txt|csv|json|ya?ml|env|sh|cfg|ini|log|pdf|docx?|xlsx?|toml|sql)\b
+    | \b(?:run|execute|eval(?:uate)?|exec)\s+(?:this\s+|the\s+|some\s+|my\s+|a\s+|an?\s+)?(?:python\s+|shell\s+|bash\s+)?
+        (?:code|commands?|scripts?|programs?|shell|python|bash|sql|query|snippets?)\b
+    | \b(?:shell\s+command|terminal|bash|powershell|subprocess|os\.system|import\s+os|rm\s+-rf|sudo)\b
+    | \b(?:browse|google)\b | \bsearch\s+(?:the\s+)?(?:web|internet|online|google)\b | \bsearch\s+for\b | \bwebsites?\b
+    | https?:// | \bwww\. | \blook\s+(?:it|this|her|him|them)?\s*up\s+online\b | \bon\s+the\s+(?:web|internet)\b
+    | \b(?:send|write)\s+(?:an?\s+)?(?:email|e-mail|tweet|text\s+message)\b | \bdownload\b | \bhack | \bapi[\s_-]?keys?\b
+    | \bcredentials?\b | \bweather\b | \bstock\s+prices?\b | \bdesktop\b
+    | \bfrom\s+my\s+(?:computer|disk|drive|downloads|documents|laptop|phone)\b
+    | \b(?:open|read|load|fetch)\b[^.?!]*?\b[\w-]+\.(?:png|jpe?g|gif|webp|bmp|tiff?|heic)\b
+    | \bwrite\s+(?:me\s+)?(?:a\s+|an\s+)?(?:poem|essay|story|song|program|script|function|code)\b
+    | \bwho\s+is\s+(?:this|she|he|that|it)\b | \bidentify\s+(?:her|him|them|this\s+person|the\s+person|who)\b
+    | \bwhat(?:'s|\s+is)\s+(?:her|his|their)\s+name\b | \brecogni[sz]e\s+(?:her|him|them|this\s+person|who)\b
+    | \bwhere\s+(?:does|do|did)\s+(?:she|he|they)\s+live\b
+""")
+
+EXPLAIN_RE = _rx(r"""
+    \bwhy\b | \bexplain | \bexplanation | \breason | \bheat[\s-]*maps?\b | \bsaliency | \b(?:attention|activation|class[\s-]+activation)\s+maps?\b
+    | \b(?:grad|score|eigen|layer|hires|xgrad|ablation|eigengrad)[\s-]*cam | \bcam\b | \bfull[\s-]*grad
+    | \bwhat\s+made\s+(?:you|it|the\s+(?:model|classifier|network|ai)) | \bmade\s+(?:you|it)\s+(?:say|think|predict|decide|choose|pick|conclude)
+    | \bwhich\s+(?:part|parts|region|regions|area|areas|features?|pixels|bits)\s+(?:of\s+(?:the\s+|her\s+|his\s+)?face\s+)?
+        (?:mattered|matter|count|counted|drove|led|made|influenced|contributed|were\s+used|was\s+used|did\s+(?:it|you|the\s+model)|does)
+    | \bwhere\s+(?:did|does|do|is|was)\s+(?:you|it|the\s+(?:model|classifier|network))\s+(?:look|looking|focus|focusing|attend)
+    | \b(?:model|classifier|network|it|you)\s+(?:look(?:ed)?|focus(?:ed)?)\s+(?:at|on)\b
+    | \bevidence\b | \bjustif | \bhow\s+(?:did|do|does|can|could)\s+(?:you|it|the\s+(?:model|classifier))\s+(?:tell|know|decide|conclude|figure|arrive|get|determine)
+    | \bwhat\s+led\b | \bbased\s+on\s+what\b | \bon\s+what\s+basis\b | \bwhat\s+gave\s+(?:it|that|her|him)\s+away\b | \bhighlight
+    | \bwhat\s+drove\b | \binterpret | \bvisuali[sz]e | \bshow\s+(?:me\s+)?(?:the\s+|a\s+|your\s+)?(?:map|regions|hot\s*spots?)\b | \bhot\s*spots?\b
+    | \bwhat\s+(?:features|cues|clues)\b | \bwhat\s+tells\s+you\b | \bwhat\s+(?:is|was)\s+(?:that|this|it)\s+based\s+on\b
+""")
+
+DESCRIBE_RE = _rx(r"""
+    \bdescri(?:be|ption|bing)\b | \bwhat\s+does\s+(?:her|his|their|the|this|that)\s+(?:face|person)\s+look\s+like\b
+    | \b(?:tell\s+me\s+about|walk\s+me\s+through|run\s+me\s+through)\s+(?:her|his|their|the)\s+(?:facial\s+)?features\b
+    | \bfacial\s+features\b | \bwhat\s+is\s+(?:her|his|their|the)\s+face\s+doing\b | \bdetails?\s+of\s+(?:her|his|the)\s+face\b
+""")
+
+FEATURE_RE = _rx(r"""
+    \bmouth | \blips?\b | \bteeth\b | \btongue\b | \bsmil(?:e|es|ed|ing)\b | \bgrin(?:s|ning)?\b | \beyes?\b | \beyelids?\b
+    | \bblink | \bwink | \bsquint | \b(?:eye)?brows?\b | \bfrown | \bforehead\b | \bjaw\b | \bchin\b | \bhead\b
+    | \btilt(?:ed|ing|s)?\b | \bnod | \bgaze | \blooking\s+(?:at|away|up|down|left|right|to|towards?|sideways|straight|into)
+    | \bwhere\s+(?:is|are|was)\s+\w+\s+looking\b | \bwhich\s+way\b | \bwhat\s+direction\b | \bfacing\b | \bturned\b | \bpose\b | \bnose\b | \bnostrils\b | \bcheeks?\b | \bwrinkl | \bfurrow | \bpursed\b
+    | \bparted\b | \bglasses\b | \bhair\b | \bbeard\b | \bwearing\b | \bhow\s+old\b | \bage\b | \bgaping\b | \bwide\s+open\b
+    | \bclosed\b | \bshut\b | \braised\b | \bopen\b
+""")
+
+EMOTION_CUE_RE = _rx(r"""
+    \bemotions?\b | \bemotional | \bfeel(?:s|ing|ings|in)?\b | \bexpress(?:ing|es)?\b | \b(?:sure|certain|certainty)\b
+    | \bwhat\s+does\s+(?:the\s+)?(?:model|classifier|network|it|ai)\s+(?:think|say|see|predict|read) | \bmoods?\b | \bexpressions?\b | \bsentiment | \bstate\s+of\s+mind\b
+    | \bvibes?\b | \baffect\b | \btemper\b | \bhow\s+(?:does|do|is|are|'s)\s+(?:she|he|they|it|this\s+\w+|the\s+\w+)\s+(?:look|looking|seem|seeming|feel|doing|appear)
+    | \bseems?\b | \bappears?\b | \bclassif | \bpredict | \banaly[sz] | \bread\s+(?:her|his|their|the|this|that)\s+(?:face|expression|emotions?|mood)
+    | \bwhat\s+do\s+you\s+(?:see|think|make\s+of|reckon) | \btell\s+me\s+about\s+(?:this|the|her|his|their|that)\s+(?:photo|picture|image|face|person|pic|one)
+    | \bguess\b | \bdetect | \brecogni[sz]e\s+(?:the\s+|her\s+|his\s+)?(?:emotion|expression|feeling) | \bwhat(?:'s|\s+is)\s+(?:going\s+on|up)\s+with
+    | \bcheck\s+(?:this|the|her|his|that)\b | \bhow\s+(?:happy|sad|angry|scared|surprised) | \bfacial\s+expression | \bwhat\s+(?:is|'s)\s+(?:she|he|they)\s+(?:showing|expressing)
+    | \bcompound\b | \bconfiden | \bprobabilit | \bscores?\b | \brunner[\s-]*up\b | \bsecond\s+(?:guess|choice|most\s+likely)
+""")
+
+COMPARE_RE = _rx(rf"""
+    \bcompar | \bdifferences?\b | \bdiffer\b | \bversus\s+the\s+other | \bboth\s+(?:of\s+(?:them|the\s+{_PHOTO}s))?
+    | \b(?:the\s+)?two\s+{_PHOTO}s | \beach\s+{_PHOTO} | \ball\s+(?:the\s+|my\s+|of\s+the\s+)?{_PHOTO}s | \bevery\s+{_PHOTO}
+    | \bwhich\s+(?:one|{_PHOTO}|of\s+(?:them|the\s+two|these))\s+(?:is|looks|seems|appears|shows)
+""")
+
+HELP_RE = _rx(r"""
+    \bwhat\s+(?:can|could|do)\s+you\s+(?:do|offer|help|tell) | \bhelp\b | \bhow\s+(?:does|do)\s+(?:this|it|you)\s+work
+    | \bwhat\s+are\s+you\b | \bwho\s+are\s+you\b | \bcapabilit | \bwhat\s+(?:should|can|could)\s+i\s+(?:ask|do|say|try|upload)
+    | \bhow\s+(?:do|can|should)\s+i\s+(?:use|start|begin) | \binstructions\b | \bcommands\b | \bwhat\s+tools | \bwhat\s+is\s+this\s+(?:app|tool|thing)
+    | \bwhat\s+(?:are\s+)?your\s+(?:skills|abilities|features|functions) | \bwhat\s+(?:kind|sort)\s+of\s+(?:questions|things)
+    | \bwhat\s+else\b | \bhow\s+can\s+you\s+help
+""")
+GREETING_RE = _rx(
+    r"^\W*(?:hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening|day)|hallo|hola)\b"
+)
+THANKS_RE = _rx(r"""\b(?:thanks|thank\s+you|thx|ty|cheers|appreciate(?:d)?)\b
+    | ^\W*(?:great|nice|cool|awesome|perfect|ok(?:ay)?|got\s+it|i\s+see|wow|neat|interesting|good|excellent|understood)\W*$""")
+BYE_RE = _rx(r"\b(?:bye|goodbye|good\s+bye|see\s+you|farewell|that'?s\s+all)\b")
+FOLLOW_RE = _rx(r"""
+    ^\W*(?:and|what\s+about|how\s+about|now|same|also|then|ok(?:ay)?|so|but|for|with|using|try|do|redo|again)\b
+    | \b(?:instead|again|too|as\s+well|the\s+same|this\s+time|that\s+one|the\s+other|likewise|also)\b
+""")
+
+_CLAUSE_SPLIT = re.compile(
+    r"[?!;]+|\.(?:\s|$)|,\s*|\s+(?:and|also|plus|then|but)\s+(?=(?:also\s+|then\s+)?(?:why|what|how|where|which|who|is|are|does|do|did|can|could|"
+    r"show|explain|describe|tell|give|whether|was|were|has|have|her|his|their)\b)",
+    re.IGNORECASE,
+)
+_LEADING = re.compile(
+    r"^\s*(?:and|also|plus|then|but|so|oh|ok(?:ay)?|well|please|pls|now)\b[\s,]*", re.IGNORECASE
+)
+
+
+@dataclass
+class Request:
+    """What one user message asks for.
+
+    Attributes:
+        text: the message, without attachment notes.
+        intents: tools wanted, in the order asked (``classify``, ``explain``, ``ask``, ``describe``).
+        questions: the clauses to pass to the question tool, one per ``ask``.
+        target: the emotion to explain (a label of the model), or None.
+        versus: the emotion to contrast with, or None.
+        emotions: every emotion mentioned (labels), e.g. "is she sad?" -> ["sad"].
+        comparative: the emotion of "which one is happier", or None.
+        method: a CAM method name, or None.
+        face: a face number (1 = most prominent), ``"other"``, ``"left"`` or ``"right"``, or None.
+        image: a photo number, ``"all"``, ``"other"``, ``"latest"``, ``"this"``, an image id, or None.
+        generic_one: an ordinal with no noun ("the second one"): photo or face, the planner decides.
+        compare: the user wants the photos compared.
+        follow_up: words that continue the last request ("instead", "again", "what about ...").
+        emotion_only: the only cue for classify is a named emotion ("what about sadness?").
+        small_talk: ``refuse``, ``help``, ``greeting``, ``thanks`` or ``bye`` (only without intents).
+    """
+
+    text: str
+    intents: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    target: str | None = None
+    versus: str | None = None
+    emotions: list[str] = field(default_factory=list)
+    comparative: str | None = None
+    method: str | None = None
+    face: int | str | None = None
+    image: int | str | None = None
+    generic_one: int | str | None = None
+    compare: bool = False
+    follow_up: bool = False
+    emotion_only: bool = False
+    small_talk: str | None = None
+
+    @property
+    def has_details(self) -> bool:
+        """True when the message names something a follow-up can apply (emotion, method, face, photo)."""
+        return any(
+            v is not None
+            for v in (self.target, self.versus, self.method, self.face, self.image, self.generic_one)
+        ) or bool(self.emotions)
+
+
+def _label(word: str, labels: tuple[str, ...]) -> str:
+    try:
+        return normalize_label(word, labels)
+    except InvalidRequestError:
+        return word  # the tool will answer with the labels this model knows
+
+
+def _emotions(text: str, labels: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(label, position) of each emotion mentioned."""
+    found = []
+    for m in _EMOTION_WORD_RE.finditer(text):
+        if m.group("adverb"):
+            found.append((_label(f"{m.group('adverb')} {m.group('adj')}", labels), m.start()))
+        else:
+            word = m.group("word").lower()
+            found.append((_label(EMOTION_WORDS[word], labels), m.start()))
+    return found
+
+
+def extract_method(text: str) -> str | None:
+    """The CAM method named in ``text`` ("with grad-cam++" -> ``gradcam++``), or None."""
+    for name, pattern in METHOD_PATTERNS:
+        if pattern.search(text):
+            return name
+    return None
+
+
+def _face_ref(text: str) -> int | str | None:
+    low = text.lower()
+    m = re.search(rf"\b({_ORD}|other|left(?:most)?|right(?:most)?|last)\s+{_PERSON}\b", low)
+    if m:
+        word = m.group(1)
+        if word in _ORDINALS:
+            return _ORDINALS[word]
+        return {"leftmost": "left", "rightmost": "right", "last": "last"}.get(word, word)
+    m = re.search(rf"\b{_PERSON}\s*(?:#|no\.?|number|nr\.?)?\s*(\d+|one|two|three|four|five)\b", low)
+    if m:
+        return int(m.group(1)) if m.group(1).isdigit() else _ORDINALS[m.group(1)]
+    m = re.search(rf"\b(?:{_PERSON}|one)\s+(?:on|at|to)\s+(?:the\s+)?(left|right)\b", low)
+    if m:
+        return m.group(1)
+    return None
+
+
+def _image_ref(text: str) -> int | str | None:
+    low = text.lower()
+    m = re.search(r"\bimg(\d+)\b", low)
+    if m:
+        return f"img{m.group(1)}"
+    m = re.search(rf"\b{_PHOTO}\s*(?:#|no\.?|number)?\s*(\d+)\b", low)
+    if m:
+        return int(m.group(1))
+    m = re.search(
+        rf"\b({_ORD}|last|latest|newest|new|previous|earlier|older|original|other|this|that|current)\s+{_PHOTO}",
+        low,
+    )
+    if m:
+        word = m.group(1)
+        if word in _ORDINALS:
+            return _ORDINALS[word]
+        return {
+            "last": "latest", "newest": "latest", "new": "latest", "previous": "previous", "earlier": "previous",
+            "older": "previous", "original": 1, "other": "other", "this": "this", "that": "this", "current": "this",
+        }[word]  # fmt: skip
+    return None
+
+
+def _generic_one(text: str) -> int | str | None:
+    m = re.search(rf"\bthe\s+({_ORD}|other|last|latest|new)\s+one\b", text.lower())
+    if not m:
+        return None
+    word = m.group(1)
+    return _ORDINALS.get(word) or {"latest": "latest", "new": "latest", "last": "latest"}.get(word, word)
+
+
+_COMPARATIVE = _rx(
+    r"\b(?:(happier|sadder|angrier|calmer|scarier)|more\s+(\w+)|most\s+(\w+)|less\s+(\w+)|(happiest|saddest|angriest))\b"
+)
+
+
+def _comparative(text: str, labels: tuple[str, ...]) -> str | None:
+    m = _COMPARATIVE.search(text)
+    if not m:
+        return None
+    word = next(g for g in m.groups() if g)
+    emotion = EMOTION_WORDS.get(word.lower())
+    return _label(emotion, labels) if emotion else None
+
+
+def clauses(text: str) -> list[str]:
+    """The message cut into clauses ("what is she feeling, why, and is the mouth open?" -> 3)."""
+    parts = [_LEADING.sub("", p).strip() for p in _CLAUSE_SPLIT.split(text)]
+    return [p for p in parts if p and re.search(r"\w", p)]
+
+
+def _clause_intents(clause: str) -> list[str]:
+    if EXPLAIN_RE.search(clause):
+        return [EXPLAIN]
+    if DESCRIBE_RE.search(clause):
+        if FEATURE_RE.search(clause) and not re.search(r"\bface\b", clause, re.IGNORECASE):
+            return [ASK]  # "describe the eyes": a question about one feature
+        return [CLASSIFY, DESCRIBE] if EMOTION_CUE_RE.search(clause) else [DESCRIBE]
+    feature = FEATURE_RE.search(clause)
+    emotion = EMOTION_CUE_RE.search(clause) or _EMOTION_WORD_RE.search(clause)
+    if feature and not (
+        emotion and re.match(r"\s*(?:how|what)\b", clause, re.IGNORECASE) and not _is_state(clause)
+    ):
+        return [ASK]
+    if emotion:
+        return [CLASSIFY]
+    return []
+
+
+def _emotion_word_only(clause: str) -> bool:
+    """True when a clause is about emotion only because it names one ("what about sadness?")."""
+    return bool(_EMOTION_WORD_RE.search(clause)) and not EMOTION_CUE_RE.search(clause)
+
+
+def _is_state(clause: str) -> bool:
+    """True when a clause asks about a feature's state ("what is the mouth doing")."""
+    return bool(
+        re.search(r"\b(?:mouth|eyes?|brows?|eyebrows?|lips|head|teeth|gaze)\b", clause, re.IGNORECASE)
+    )
+
+
+def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> Request:
+    """Reads one user message.
+
+    Args:
+        text: the message (attachment notes already removed).
+        labels: the classifier's labels, to resolve emotions into; basic + compound when None.
+    """
+    labels = tuple(labels) if labels else DEFAULT_LABELS
+    text = " ".join(str(text).split())
+    req = Request(text=text)
+    if not text:
+        req.small_talk = "empty"
+        return req
+    if REFUSE_RE.search(text):
+        req.small_talk = "refuse"
+        return req
+
+    parts = clauses(text)
+    for clause in parts:
+        for intent in _clause_intents(clause):
+            if intent == ASK:
+                req.questions.append(clause if clause.endswith("?") else clause + "?")
+            if intent not in req.intents:
+                req.intents.append(intent)
+
+    mentions = _emotions(text, labels)
+    versus = [label for label, pos in mentions if _VERSUS_BEFORE.search(text[:pos])]
+    plain = [label for label, pos in mentions if not _VERSUS_BEFORE.search(text[:pos])]
+    req.emotions = list(dict.fromkeys(label for label, _ in mentions))
+    req.versus = versus[0] if versus else None
+    req.comparative = _comparative(text, labels)
+    if req.comparative is None and plain:
+        req.target = plain[0]
+    if req.comparative and req.comparative not in req.emotions:
+        req.emotions.append(req.comparative)
+    req.method = extract_method(text)
+    req.face = _face_ref(text)
+    req.image = _image_ref(text)
+    req.generic_one = _generic_one(text) if req.face is None and req.image is None else None
+    req.compare = bool(COMPARE_RE.search(text)) or (req.comparative is not None and "which" in text.lower())
+    req.follow_up = bool(FOLLOW_RE.search(text))
+    req.emotion_only = req.intents == [CLASSIFY] and all(
+        _emotion_word_only(c) for c in parts if _clause_intents(c) == [CLASSIFY]
+    )
+    if req.compare and req.image is None:
+        req.image = "all"
+    if req.compare and not req.intents:
+        req.intents.append(CLASSIFY)
+    if req.method and EXPLAIN not in req.intents:
+        req.intents.append(EXPLAIN)  # naming a CAM method is asking for a heatmap
+    if not req.intents:
+        if HELP_RE.search(text):
+            req.small_talk = "help"
+        elif BYE_RE.search(text):
+            req.small_talk = "bye"
+        elif THANKS_RE.search(text):
+            req.small_talk = "thanks"
+        elif GREETING_RE.search(text):
+            req.small_talk = "greeting"
+    return req

@@ -1,0 +1,341 @@
+"""``ChatSession``: one conversation about uploaded photos, with memory, tools and a safe fallback.
+
+    s = ChatSession()                        # offline planner unless a chat model is configured
+    s.add_image("face.jpg")                  # -> "img1"
+    reply = s.send("What is she feeling and why?")
+    reply.text, reply.tool_calls, reply.images
+
+Memory is a LangGraph ``InMemorySaver`` thread per session. When a real chat model is configured
+and fails in a turn (unreachable, timeout, unknown or malformed tool calls, a made-up photo id,
+endless tool loops, no tool call where the photo had to be looked at, an empty answer), the turn's
+messages are rolled back and the offline planner answers it instead, with a notice in
+``reply.notices``. Photos stay in memory; a remote model sees the pixels only when
+``settings.send_images`` is on.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langgraph.checkpoint.memory import InMemorySaver
+from PIL import Image
+
+from agent.builder import build_agent
+from agent.guard import ModelMisbehaviorError
+from agent.models import describe_model, resolve_chat_model
+from agent.planner import OfflinePlanner, plan_turn
+from agent.prompts import attachment_note, system_prompt
+from agent.results import Reply, collect_results, message_text
+from agent.settings import AgentSettings
+from agent.store import ImageStore, StoredImage
+from tools.errors import FaceAgentError, InvalidImageError
+from tools.lc import FaceToolContext, face_tools
+
+__all__ = ["ChatSession", "EventCallback"]
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[str, str, Any], None]
+SENT_IMAGE_SIDE = 768  # photos shown to a remote model (when allowed) are shrunk to this side
+
+
+class _NoToolUse(ModelMisbehaviorError):
+    """The model answered without the tools the request needed."""
+
+
+def _reason(exc: BaseException, limits: AgentSettings) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, ModelMisbehaviorError):
+        return str(exc)
+    if "ModelCallLimit" in name or "ToolCallLimit" in name or "GraphRecursion" in name:
+        return f"kept calling tools past this turn's limits ({limits.max_model_calls} model calls)"
+    if "Timeout" in name:
+        return f"did not answer within {limits.timeout_s:g} s"
+    if "Connect" in name or isinstance(exc, (ConnectionError, OSError)):
+        return f"could not be reached ({name}: {str(exc)[:160]})"
+    return f"failed ({name}: {str(exc)[:160]})"
+
+
+class ChatSession:
+    """A conversation about one or more uploaded photos.
+
+    Args:
+        model: None (use ``FACE_AGENT_CHAT_MODEL``, else the offline planner), ``"offline"``, an
+            ``init_chat_model`` string, or a ``BaseChatModel``.
+        settings: connection settings and per-turn limits; from the environment when None.
+        classifier: the emotion model: an ``EmotionClassifier``, a checkpoint folder, or None for
+            ``settings.classifier`` / the offline default.
+        tools: the tools to offer; the installed face tools when None.
+        thread_id: the memory thread; a fresh one when None.
+        method: the CAM method for explanations that name none (``gradcam`` when None).
+        qa_backend: the question answerer's backend (``auto``, ``geometry``, ``blip``); its default when None.
+        allow_download: let the question answerer download BLIP's weights (off by default).
+    """
+
+    def __init__(
+        self,
+        model: str | BaseChatModel | None = None,
+        *,
+        settings: AgentSettings | None = None,
+        classifier: Any = None,
+        tools: list | None = None,
+        thread_id: str | None = None,
+        method: str | None = None,
+        qa_backend: str | None = None,
+        allow_download: bool | None = None,
+    ) -> None:
+        self.settings = settings or AgentSettings.from_env()
+        self.store = ImageStore()
+        self.thread_id = thread_id or uuid.uuid4().hex
+        self.checkpointer = InMemorySaver()
+        self.tools = list(tools) if tools is not None else face_tools()
+        qa_options = {"backend": qa_backend, "allow_download": allow_download}
+        self._context = FaceToolContext(
+            classifier=self._load_classifier(classifier),
+            default_method=_check_method(method),
+            qa_options={k: v for k, v in qa_options.items() if v is not None},
+        )
+        self._pending_notices: list[str] = []
+        self._unannounced: list[StoredImage] = []
+        self.model_error: str | None = None
+        try:
+            self.model = resolve_chat_model(
+                "offline" if model is None and self.settings.offline else model, self.settings
+            )
+        except FaceAgentError as exc:
+            self.model, self.model_error = None, str(exc)
+            self._pending_notices.append(f"{exc} Answering with the offline planner instead.")
+        labels = list(self._context.classifier.labels) if self._context.classifier is not None else None
+        self.planner = OfflinePlanner(labels=labels)
+        self._offline = build_agent(self.planner, self.tools, self.checkpointer, settings=self.settings)
+        self._remote = (
+            build_agent(self.model, self.tools, self.checkpointer, settings=self.settings)
+            if self.model
+            else None
+        )
+
+    def _load_classifier(self, classifier: Any) -> Any:
+        spec = classifier if classifier is not None else self.settings.classifier
+        if spec is None or not isinstance(spec, str):
+            return spec
+        from tools.classifier import default_classifier
+
+        return default_classifier(None if spec in ("", "default") else spec)
+
+    # --- photos and history --------------------------------------------------------------------------
+
+    @property
+    def model_name(self) -> str:
+        """The chat model answering turns ("offline planner" when none is configured)."""
+        return describe_model(self.model)
+
+    @property
+    def images(self) -> list[StoredImage]:
+        """The photos of this session (id, name), in upload order."""
+        return list(self.store)
+
+    @property
+    def history(self) -> list[BaseMessage]:
+        """The conversation so far (user, assistant and tool messages)."""
+        state = self._offline.get_state(self._config())
+        return list(state.values.get("messages", [])) if state and state.values else []
+
+    def add_image(self, source: Any, name: str | None = None) -> str:
+        """Adds a photo to the session and returns its id (``img1`` ...); the next message mentions it.
+
+        Args:
+            source: bytes, a path, a file-like upload, a PIL image or an ndarray (decoded in memory).
+            name: a display name; taken from the file name when None.
+
+        Raises:
+            InvalidImageError: the input is not a readable image.
+        """
+        known = len(self.store)
+        stored = self.store.add(source, name)
+        if len(self.store) > known:
+            self._unannounced.append(stored)
+        return stored.id
+
+    # --- one turn --------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        text: str,
+        image: Any = None,
+        *,
+        image_name: str | None = None,
+        on_event: EventCallback | None = None,
+    ) -> Reply:
+        """Answers one user message; never raises for problems a user can cause.
+
+        Args:
+            text: the message.
+            image: a photo sent with the message (added to the session first), or None.
+            image_name: its display name.
+            on_event: called with ``("tool_start", name, args)`` and ``("tool_end", name, content)``
+                while tools run, for live status.
+
+        Returns:
+            The reply: text, tools that ran, heatmap PNGs, notices and per-tool results.
+        """
+        notices, self._pending_notices = self._pending_notices, []
+        if image is not None:
+            try:
+                self.add_image(image, image_name)
+            except InvalidImageError as exc:
+                return Reply(text=f"I couldn't use that photo: {exc}", notices=notices, error=str(exc))
+        message = self._human_message(str(text or ""))
+        new: list[BaseMessage] = []
+        if self._remote is not None:
+            try:
+                new = self._run(self._remote, message, on_event)
+                self._check_remote_turn(new)
+            except Exception as exc:
+                log.info("chat model failed, falling back to the offline planner", exc_info=True)
+                self._rollback(new or self._turn_messages(message))
+                notices.append(
+                    f"The chat model {self.model_name} {_reason(exc, self.settings)}; "
+                    "the offline planner answered this turn instead."
+                )
+                new = []
+        if not new:
+            try:
+                new = self._run(self._offline, self._strip_images(message), on_event)
+            except Exception as exc:
+                log.exception("offline turn failed")
+                self._rollback(self._turn_messages(message))
+                return Reply(
+                    text=f"Sorry, something went wrong while answering: {type(exc).__name__}: {exc}",
+                    notices=notices,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+        self._unannounced = []
+        return self._reply(new, notices)
+
+    def _config(self) -> dict[str, Any]:
+        # Each model call is two graph steps at most (model, tools) plus the middleware hooks.
+        return {
+            "configurable": {"thread_id": self.thread_id},
+            "recursion_limit": 6 * self.settings.max_model_calls + 10,
+        }
+
+    def _tool_context(self) -> FaceToolContext:
+        self._context.images = self.store.records()
+        self._context.names = self.store.names()
+        return self._context
+
+    def _human_message(self, text: str) -> HumanMessage:
+        notes = [attachment_note(s.id, s.name) for s in self._unannounced]
+        body = "\n".join([*notes, text]).strip()
+        if not (self._remote is not None and self.settings.send_images and self._unannounced):
+            return HumanMessage(body)
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": body}]
+        for stored in self._unannounced:
+            blocks.append({"type": "image", "base64": _jpeg_base64(stored), "mime_type": "image/jpeg"})
+        return HumanMessage(content=blocks)
+
+    @staticmethod
+    def _strip_images(message: HumanMessage) -> HumanMessage:
+        return message if isinstance(message.content, str) else HumanMessage(message_text(message))
+
+    def _run(self, agent: Any, message: HumanMessage, on_event: EventCallback | None) -> list[BaseMessage]:
+        config = self._config()
+        before = len(agent.get_state(config).values.get("messages", []))
+        for update in agent.stream(
+            {"messages": [message]}, config, context=self._tool_context(), stream_mode="updates"
+        ):
+            if on_event is None:
+                continue
+            for data in update.values():
+                for m in (data or {}).get("messages", []) if isinstance(data, dict) else []:
+                    _emit(on_event, m)
+        return list(agent.get_state(config).values.get("messages", []))[before:]
+
+    def _turn_messages(self, message: HumanMessage) -> list[BaseMessage]:
+        """This turn's messages already in memory (when a run failed half-way), from the user's on."""
+        messages = self.history
+        for i in range(len(messages) - 1, -1, -1):
+            if isinstance(messages[i], HumanMessage) and message_text(messages[i]) == message_text(message):
+                return messages[i:]
+        return []
+
+    def _rollback(self, messages: list[BaseMessage]) -> None:
+        removals = [RemoveMessage(id=m.id) for m in messages if m.id]
+        if removals:
+            self._offline.update_state(self._config(), {"messages": removals})
+
+    def _check_remote_turn(self, new: list[BaseMessage]) -> None:
+        """Raises when a remote model's turn cannot stand as the answer."""
+        final = new[-1] if new else None
+        if not isinstance(final, AIMessage) or final.tool_calls or not message_text(final).strip():
+            raise ModelMisbehaviorError("returned an empty answer")
+        if any(isinstance(m, ToolMessage) for m in new):
+            return
+        earlier = self.history[: len(self.history) - len(new)]
+        prompt = SystemMessage(system_prompt(self.store.names()))
+        needed = set(
+            plan_turn([prompt, *earlier, *new[:1]], self.planner.labels, [t.name for t in self.tools]).tools
+        )
+        ran_before = {c["name"] for m in earlier if isinstance(m, AIMessage) for c in m.tool_calls}
+        if needed - ran_before:
+            raise _NoToolUse("answered without running the tools the question needs")
+
+    def _reply(self, new: list[BaseMessage], notices: list[str]) -> Reply:
+        results = collect_results(new)
+        finals = [m for m in new if isinstance(m, AIMessage) and not m.tool_calls]
+        text = message_text(finals[-1]).strip() if finals else ""
+        images = [
+            r.artifact["overlay_png"]
+            for r in results
+            if r.ok and r.artifact and isinstance(r.artifact.get("overlay_png"), (bytes, bytearray))
+        ]
+        errors = [(r.artifact or {}).get("error") or r.content for r in results if not r.ok]
+        return Reply(
+            text=text or "I have no answer to that.",
+            tool_calls=[r.tool for r in results],
+            images=[bytes(i) for i in images],
+            notices=notices,
+            results=results,
+            error=errors[0] if errors else None,
+        )
+
+
+def _check_method(method: str | None) -> str:
+    if not method:
+        return "gradcam"
+    from tools.explainer import resolve_method
+
+    return resolve_method(method)
+
+
+def _emit(on_event: EventCallback, message: BaseMessage) -> None:
+    try:
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                on_event("tool_start", call["name"], dict(call.get("args") or {}))
+        elif isinstance(message, ToolMessage):
+            on_event("tool_end", message.name or "", message_text(message))
+    except Exception:
+        log.warning("on_event callback failed", exc_info=True)
+
+
+def _jpeg_base64(stored: StoredImage) -> str:
+    image = Image.fromarray(stored.record.rgb)
+    image.thumbnail((SENT_IMAGE_SIDE, SENT_IMAGE_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")

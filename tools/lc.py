@@ -1,0 +1,320 @@
+"""The face tools as LangChain tools, for any LangChain agent.
+
+Each tool takes an ``image_id`` rather than an image: the pixels come from the caller's image store
+through the runtime context (``ToolRuntime[FaceToolContext]``), so a model can never talk a tool into
+reading a file from disk. Each returns a short text for the model and the bulky data (scores, PNG
+bytes) as the artifact (``response_format="content_and_artifact"``); artifacts hold plain types
+only, so a checkpointer can store them.
+
+Faces are numbered from 1 in tool arguments, as people count them ("the second face" is ``face=2``);
+the tools convert to the 0-based index of ``tools.classifier``.
+
+Failures a person or a model can cause (an unknown image id, no face, an unknown label) come back as
+tool text that says what went wrong, with ``"error"`` in the artifact, instead of ending the turn.
+
+    from tools.lc import FaceToolContext, face_tools
+    agent = create_agent(model, face_tools(), context_schema=FaceToolContext)
+    agent.invoke({"messages": [...]}, context=FaceToolContext(images={"img1": record}))
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from langchain.tools import ToolRuntime, tool
+from langchain_core.tools import BaseTool
+from pydantic import Field
+
+from tools.errors import FaceAgentError, InvalidRequestError, ModelUnavailableError
+from tools.labels import display_name
+
+__all__ = [
+    "FaceToolContext",
+    "classify_emotion",
+    "explain_prediction",
+    "answer_question",
+    "describe_face",
+    "face_tools",
+    "TOOL_NAMES",
+    "IMAGE_TOOLS",
+]
+
+ImageId = Annotated[
+    str,
+    Field(
+        description="Id of a photo of this conversation, exactly as listed (e.g. 'img1'); never a path or URL."
+    ),
+]
+FaceNumber = Annotated[
+    int,
+    Field(description="Which face, counted from 1 = the most prominent (largest, clearest) face.", ge=1),
+]
+OptionalFace = Annotated[
+    int | None,
+    Field(description="Which face, counted from 1 = the most prominent; omit to classify every face.", ge=1),
+]
+Label = Annotated[
+    str | None,
+    Field(
+        description="Emotion to explain, e.g. 'sad', 'surprise', 'happily surprised'; omit for the prediction."
+    ),
+]
+Versus = Annotated[
+    str | None,
+    Field(
+        description="Emotion to contrast with ('why happy rather than surprise' -> 'surprise'); usually omit."
+    ),
+]
+Method = Annotated[
+    str | None,
+    Field(
+        description="CAM method: gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, eigengradcam, "
+        "scorecam, ablationcam, fullgrad; omit for the session's default (gradcam unless set)."
+    ),
+]
+Question = Annotated[
+    str, Field(description="The question about the face, in plain words, e.g. 'Is the mouth open?'.")
+]
+
+
+@dataclass
+class FaceToolContext:
+    """What the face tools read from the agent's runtime context.
+
+    Attributes:
+        images: image id -> ``tools.analysis.ImageRecord`` (or any image input) held in memory.
+        names: image id -> a display name (the upload's file name), for messages.
+        classifier: the ``EmotionClassifier`` to use; the cached default model when None.
+        explainer: an ``Explainer`` over that classifier; made on first use when None.
+        qa: a ``FaceQA``; made on first use from ``qa_options`` when None.
+        default_method: the CAM method used when a call names none.
+        qa_options: keyword arguments for that ``FaceQA`` (``backend``, ``allow_download`` ...).
+    """
+
+    images: Mapping[str, Any] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+    classifier: Any = None
+    explainer: Any = None
+    qa: Any = None
+    default_method: str = "gradcam"
+    qa_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def image(self, image_id: str) -> Any:
+        """The stored image of ``image_id``; ``InvalidRequestError`` listing the valid ids otherwise."""
+        key = str(image_id).strip()
+        if key in self.images:
+            return self.images[key]
+        valid = ", ".join(self.images) or "none (ask the user to upload a photo)"
+        raise InvalidRequestError(
+            f"There is no image {image_id!r} in this conversation. Valid image ids: {valid}."
+        )
+
+    def get_classifier(self) -> Any:
+        """The classifier (loads the default model on first use)."""
+        if self.classifier is None:
+            from tools.classifier import default_classifier
+
+            self.classifier = default_classifier(None)
+        return self.classifier
+
+    def get_explainer(self) -> Any:
+        """The explainer over ``get_classifier()``."""
+        if self.explainer is None:
+            from tools.explainer import Explainer
+
+            self.explainer = Explainer(self.get_classifier())
+        return self.explainer
+
+
+def _context(runtime: ToolRuntime | None) -> FaceToolContext:
+    context = getattr(runtime, "context", None)
+    if context is None:
+        raise InvalidRequestError(
+            "These tools read photos from the conversation's image store, and none was given "
+            "(run them inside an agent with context=FaceToolContext(images=...))."
+        )
+    return context
+
+
+def _face_index(face: int | None) -> int:
+    if face is None:
+        return 0
+    if isinstance(face, bool) or int(face) < 1:
+        raise InvalidRequestError(
+            f"Faces are counted from 1 (the most prominent); {face!r} is not a face number."
+        )
+    return int(face) - 1
+
+
+def _run(image_id: str, work: Callable[[], tuple[str, dict]]) -> tuple[str, dict]:
+    """Runs a tool body; project errors become text the model can relay to the user."""
+    try:
+        return work()
+    except FaceAgentError as exc:
+        return f"Error: {exc}", {"image_id": image_id, "error": str(exc), "error_type": type(exc).__name__}
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:.0f}%" if p >= 0.01 else f"{100 * p:.1f}%"
+
+
+def _prediction_text(pred: dict) -> str:
+    ranked = sorted(pred["probs"].items(), key=lambda kv: kv[1], reverse=True)
+    text = f"face {pred['face'] + 1}: {display_name(pred['label'])} {_percent(pred['confidence'])}"
+    if len(ranked) > 1:
+        text += f" (runner-up {display_name(ranked[1][0])} {_percent(ranked[1][1])})"
+    compound = pred.get("compound")
+    if compound and compound.get("label"):
+        kind = "derived from basic scores" if compound.get("derived") else "predicted"
+        text += f"; compound reading {display_name(compound['label'])} ({kind})"
+    return text
+
+
+@tool(response_format="content_and_artifact")
+def classify_emotion(
+    image_id: ImageId,
+    face: OptionalFace = None,
+    runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
+) -> tuple[str, dict]:
+    """Reads the emotion on the faces of a photo with the emotion classifier.
+
+    Use it for "what is she feeling?", "is he happy?", "what emotion is this?", and to compare photos
+    (call it once per photo). Returns, per face, the emotion, its confidence, the runner-up and a
+    compound reading (e.g. "happily surprised", marked derived when combined from basic scores).
+    """
+
+    def work() -> tuple[str, dict]:
+        context = _context(runtime)
+        classifier = context.get_classifier()
+        preds = [p.to_dict() for p in classifier.predict(context.image(image_id))]
+        count = len(preds)
+        if face is not None:
+            index = _face_index(face)
+            if index >= len(preds):
+                raise InvalidRequestError(
+                    f"Face {face} was asked for, but {image_id} has {len(preds)} face{'s' if len(preds) != 1 else ''}."
+                )
+            preds = [preds[index]]
+        lines = "; ".join(_prediction_text(p) for p in preds)
+        content = f"{image_id} ({count} face{'s' if count != 1 else ''}, model {classifier.name}): {lines}."
+        return content, {"image_id": image_id, "predictions": preds, "labels": list(classifier.labels)}
+
+    return _run(image_id, work)
+
+
+@tool(response_format="content_and_artifact")
+def explain_prediction(
+    image_id: ImageId,
+    face: FaceNumber = 1,
+    target: Label = None,
+    versus: Versus = None,
+    method: Method = None,
+    runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
+) -> tuple[str, dict]:
+    """Explains why the classifier read an emotion, with a heatmap (Grad-CAM family) over the face.
+
+    Use it for "why?", "what made you say that?", "show me the heatmap", "heatmap for sadness",
+    "with score-cam". Returns which facial regions hold the heat (shares), the target's probability
+    and how faithful the map is; the heatmap image is attached for the user automatically.
+    """
+
+    def work() -> tuple[str, dict]:
+        context = _context(runtime)
+        image = context.image(image_id)
+        count = len(context.get_classifier().predict(image))  # cached: the explanation reuses this pass
+        if _face_index(face) >= count:
+            raise InvalidRequestError(
+                f"Face {face} was asked for, but {image_id} has {count} face{'s' if count != 1 else ''}."
+            )
+        explanation = context.get_explainer().explain(
+            image,
+            target=target,
+            method=method or context.default_method,
+            face=_face_index(face),
+            versus=versus,
+        )
+        artifact = {"image_id": image_id, **explanation.to_dict(), "overlay_png": explanation.overlay_png}
+        return f"{image_id}: {explanation.summary()}", artifact
+
+    return _run(image_id, work)
+
+
+def _qa(context: FaceToolContext) -> Any:
+    if context.qa is None:
+        try:
+            from tools.vqa import FaceQA
+        except ImportError as exc:
+            raise ModelUnavailableError(f"The face question answerer is not installed ({exc}).") from exc
+        context.qa = FaceQA(classifier=context.get_classifier(), **dict(context.qa_options))
+    return context.qa
+
+
+@tool(response_format="content_and_artifact")
+def answer_question(
+    image_id: ImageId,
+    question: Question,
+    face: FaceNumber = 1,
+    runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
+) -> tuple[str, dict]:
+    """Answers a question about the visible state of a face: mouth, eyes, brows, smile, head pose.
+
+    Use it for "is the mouth open?", "are her eyes closed?", "is he frowning?", "which way is she
+    looking?". Returns a short answer and how it was found (landmark geometry or a VQA model).
+    """
+
+    def work() -> tuple[str, dict]:
+        context = _context(runtime)
+        answer = _qa(context).ask(context.image(image_id), question, face=_face_index(face))
+        note = "" if answer.in_scope else " (outside what this answerer can judge reliably)"
+        return f"{image_id}, face {face}: {answer.text}{note} [{answer.backend}]", {
+            "image_id": image_id,
+            **answer.to_dict(),
+        }
+
+    return _run(image_id, work)
+
+
+@tool(response_format="content_and_artifact")
+def describe_face(
+    image_id: ImageId,
+    face: FaceNumber = 1,
+    runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
+) -> tuple[str, dict]:
+    """Describes the visible state of a face in a few sentences: eyes, mouth, brows and head pose.
+
+    Use it for "describe the face", "what does her face look like?". Returns a short paragraph.
+    """
+
+    def work() -> tuple[str, dict]:
+        context = _context(runtime)
+        answer = _qa(context).describe(context.image(image_id), face=_face_index(face))
+        return f"{image_id}, face {face}: {answer.text} [{answer.backend}]", {
+            "image_id": image_id,
+            **answer.to_dict(),
+        }
+
+    return _run(image_id, work)
+
+
+TOOL_NAMES: tuple[str, ...] = ("classify_emotion", "explain_prediction", "answer_question", "describe_face")
+# Every tool here reads a photo; an agent checks image ids in calls to these before running them.
+IMAGE_TOOLS = frozenset(TOOL_NAMES)
+
+
+def face_tools(include_unavailable: bool = False) -> list[BaseTool]:
+    """The face tools whose engines are installed (the question tools need ``tools.vqa``).
+
+    Args:
+        include_unavailable: list every tool even when its module is missing (it then answers with
+            an error text).
+    """
+    found = {
+        "explain_prediction": importlib.util.find_spec("tools.explainer") is not None,
+        "answer_question": importlib.util.find_spec("tools.vqa") is not None,
+        "describe_face": importlib.util.find_spec("tools.vqa") is not None,
+    }
+    every = [classify_emotion, explain_prediction, answer_question, describe_face]
+    return [t for t in every if include_unavailable or found.get(t.name, True)]

@@ -1,0 +1,814 @@
+"""Questions about a face: "Is the mouth open?", "Describe the eyes", "Is she smiling?".
+
+``FaceQA`` answers with one of two backends:
+
+- ``geometry`` (always available): the 68 landmarks measured by ``tools.geometry`` (mouth, smile,
+  eyes, brows, head pose), normalised for face size and roll and the same for a photo and its
+  mirror image. It says plainly when a question is beyond landmarks (hair, glasses, age ...).
+- ``blip``: BLIP-VQA (``tools.blip``) when its weights are on this machine or a download was
+  opted into; it answers open questions about anything visible. Its image embedding is computed
+  once per image and face and reused for follow-up questions.
+
+Questions about the emotion itself ("what is she feeling?", "is he angry?") go to the emotion
+classifier whichever backend is set (``backend="classifier"`` on the answer).
+
+Question understanding is deterministic: keyword patterns with synonyms pick the topic (the feature
+mentioned first wins), a leading auxiliary verb ("is", "are", "does" ...) makes it a yes/no
+question, and state words ("closed", "raised", "tilted" ...) say what is asked about.
+
+Settings come from the constructor, with environment defaults: ``FACE_AGENT_VQA_BACKEND``
+(auto|geometry|blip), ``FACE_AGENT_BLIP_MODEL`` (hub id or folder) and ``FACE_AGENT_BLIP_DOWNLOAD``
+(1 to allow the ~1.5 GB download).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from tools import geometry as geo
+from tools.analysis import AnalysisCache, ImageRecord, default_cache
+from tools.blip import BLIP_DOWNLOAD_SIZE, DEFAULT_BLIP_MODEL, BlipVQA, blip_weights_present, is_local_source
+from tools.errors import InvalidRequestError
+from tools.images import ImageInput
+from tools.labels import COMPOUND_PARTS, display_name
+
+__all__ = [
+    "Answer",
+    "FaceQA",
+    "Intent",
+    "parse_question",
+    "ask",
+    "describe",
+    "default_faceqa",
+    "BACKENDS",
+    "DESCRIBE_QUESTIONS",
+]
+
+BACKENDS = ("auto", "geometry", "blip")
+MAX_QUESTION_CHARS = 500
+# What BLIP is asked for a description (it answers one short phrase per question).
+DESCRIBE_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("eyes", "are the eyes open?"),
+    ("mouth", "is the mouth open?"),
+    ("smiling", "is the person smiling?"),
+    ("eyebrows", "are the eyebrows raised?"),
+    ("head", "which way is the head turned?"),
+    ("glasses", "is the person wearing glasses?"),
+    ("hair", "what color is the hair?"),
+)
+_BLIP_HINT = (
+    "The BLIP backend can answer this when it is enabled (it needs a one-time download of "
+    f"{BLIP_DOWNLOAD_SIZE}: set FACE_AGENT_BLIP_DOWNLOAD=1 or press the app's 'Download BLIP' button)."
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question about one face.
+
+    Attributes:
+        question: the question as asked.
+        text: the answer for people: a sentence ("Yes, she is smiling: ...") or, from BLIP, the
+            normalised short answer ("yes", "open", "2").
+        backend: ``geometry``, ``blip`` or ``classifier``.
+        evidence: what the answer rests on: the measurements and states (geometry), the raw model
+            answer (blip) or the class probabilities (classifier).
+        in_scope: False when the backend cannot tell (geometry asked about hair, glasses, age ...).
+        face_index: the face answered about (0 = most prominent).
+    """
+
+    question: str
+    text: str
+    backend: str
+    evidence: dict = field(default_factory=dict)
+    in_scope: bool = True
+    face_index: int = 0
+
+    def to_dict(self) -> dict:
+        """Plain-type view for JSON and tool artifacts."""
+        return {
+            "question": self.question,
+            "text": self.text,
+            "backend": self.backend,
+            "evidence": _plain(self.evidence),
+            "in_scope": self.in_scope,
+            "face_index": self.face_index,
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+# --- question understanding ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a question asks.
+
+    Attributes:
+        name: ``mouth``, ``smile``, ``eyes``, ``brows``, ``head``, ``emotion``, ``describe``,
+            ``out_of_scope`` or ``unknown``.
+        yes_no: whether it is a yes/no question.
+        target: the state asked about ("closed", "raised", "tilted" ...), the emotion label for
+            ``emotion`` questions, the topic ("hair", "glasses" ...) for ``out_of_scope``; or None.
+        subject: how to refer to the person: ``she``, ``he``, ``they`` or ``the person``.
+        person_frame: for left/right questions, whether "left" means the person's own left
+            ("her left") rather than the picture's.
+        side: ``left`` or ``right`` when the question names a side ("tilted to the left"), else None.
+    """
+
+    name: str
+    yes_no: bool = False
+    target: str | None = None
+    subject: str = "the person"
+    person_frame: bool = False
+    side: str | None = None
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{pattern})\b")
+
+
+# Beyond landmarks, in the order they are checked (glasses before clothes: "wearing glasses").
+_OUT_OF_SCOPE: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("hair", _rx(r"hair\w*|bald\w*|blond\w*|brunette|ginger|ponytail|fringe|bangs|curls|curly|haircut")),
+    ("glasses", _rx(r"glasses|spectacles|specs|eyewear|sunglasses|goggles|lenses|monocle")),
+    ("facial hair", _rx(r"beard\w*|mo?ustache\w*|stubble|goatee|sideburns|clean[- ]shaven|shaved|shaven")),
+    ("makeup", _rx(r"make[- ]?up|lipstick|mascara|eyeliner|eye ?shadow|cosmetics|blush|rouge")),
+    ("jewellery", _rx(r"jewell?e?ry|earrings?|necklace|piercings?|pierced|bracelet|rings?")),
+    ("headwear", _rx(r"hat|cap|helmet|hood|headscarf|scarf|bandana|veil|hijab|turban")),
+    (
+        "clothes",
+        _rx(r"cloth\w*|wear\w*|wore|shirt|t-shirt|dress\w*|jacket|suit|uniform|collar|tie|outfit|coat"),
+    ),
+    ("age", _rx(r"age|aged|old|older|young|younger|years|elderly|teen\w*|child|kid|baby|adult")),
+    (
+        "gender",
+        _rx(
+            r"gender|sex|male|female|man or (?:a )?woman|woman or (?:a )?man|(?:is|it|this|that) (?:a )?(?:man|woman|boy|girl|guy|lady)"
+        ),
+    ),
+    ("skin", _rx(r"skin\w*|complexion|freckles?|wrinkles?|wrinkled|tanned|pale|acne|scars?|tattoos?|moles?")),
+    ("identity", _rx(r"who|name|famous|celebrity|identity|ethnicity|race|nationality|recogni[sz]e")),
+    ("colour", _rx(r"colou?rs?|colou?red|red|blue|green|brown|hazel|grey|gray|black|white|purple|pink")),
+    ("teeth", _rx(r"teeth|tooth|braces|dental")),
+    (
+        "background",
+        _rx(r"background|behind|setting|scene|room|outdoors?|indoors?|location|taken|surroundings"),
+    ),
+    ("other people", _rx(r"how many|people|persons|crowd")),
+    ("objects", _rx(r"holding|hands?|microphone|phone|flag|mask")),
+)
+_TOPIC_PHRASES = {
+    "hair": "anything about hair",
+    "glasses": "whether glasses are worn",
+    "facial hair": "beards or moustaches",
+    "makeup": "makeup",
+    "jewellery": "jewellery",
+    "headwear": "hats or headwear",
+    "clothes": "clothing",
+    "age": "age",
+    "gender": "gender",
+    "skin": "skin or marks on it",
+    "identity": "who someone is",
+    "colour": "colours",
+    "teeth": "whether teeth show",
+    "background": "the background or setting",
+    "other people": "how many people there are",
+    "objects": "objects or hands",
+}
+
+_FEATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("smile", _rx(r"smil\w*|grin\w*|beam\w*|smirk\w*|laugh\w*")),
+    ("mouth", _rx(r"mouth\w*|lips?|jaw|agape|gap(?:e|es|ing)|yawn\w*|talking|speaking|open[- ]mouthed")),
+    (
+        "eyes",
+        _rx(
+            r"eyes?|eyelids?|lids|blink\w*|wink\w*|squint\w*|wide[- ]eyed|asleep|sleep\w*|peering|eye[- ]?opening"
+        ),
+    ),
+    ("brows", _rx(r"(?:eye)?brows?|forehead|furrow\w*|frown\w*|scowl\w*|knit\w*")),
+    (
+        "head",
+        _rx(
+            r"head|tilt\w*|turn(?:ed|ing|s)?|facing|faces|pose|posture|angle|nod\w*|profile|yaw|pitch|roll"
+            r"|gaz(?:e|ing)|lean\w*|which way|which direction|direction|chin"
+            r"|look(?:s|ing)? (?:up|down|away|left|right|sideways|straight|at|to|towards?|into|ahead|forward)"
+            r"|where (?:is|are|does|do) \w+ look\w*"
+        ),
+    ),
+)
+
+_EMOTION_WORDS: dict[str, str] = {
+    **dict.fromkeys(
+        ["happy", "happiness", "joy", "joyful", "cheerful", "glad", "pleased", "delighted", "content"],
+        "happy",
+    ),
+    **dict.fromkeys(
+        ["sad", "sadness", "unhappy", "upset", "sorrowful", "gloomy", "depressed", "miserable"], "sad"
+    ),
+    **dict.fromkeys(
+        ["angry", "anger", "mad", "furious", "annoyed", "irritated", "cross", "enraged"], "angry"
+    ),
+    **dict.fromkeys(
+        ["afraid", "scared", "fear", "fearful", "frightened", "terrified", "anxious", "nervous", "worried"],
+        "fear",
+    ),
+    **dict.fromkeys(
+        ["surprised", "surprise", "shocked", "astonished", "amazed", "startled", "stunned"], "surprise"
+    ),
+    **dict.fromkeys(["disgusted", "disgust", "repulsed", "revolted", "grossed"], "disgust"),
+    **dict.fromkeys(["neutral", "calm", "expressionless", "blank", "relaxed"], "neutral"),
+    **dict.fromkeys(["contempt", "contemptuous", "scornful"], "contempt"),
+}
+_EMOTION = _rx(
+    r"emotions?|emotional|feel\w*|mood|expression|sentiment|how does \w+ look|how do \w+ look|"
+    + "|".join(sorted(_EMOTION_WORDS, key=len, reverse=True))
+)
+_DESCRIBE = _rx(
+    r"describe\w*|description|what (?:do|can) you see|tell me about|what does (?:the |this )?(?:face|she|he|it|the person) look like"
+    r"|facial features|the face|summar\w+"
+)
+_AUX = re.compile(
+    r"^(?:is|isn't|are|aren't|am|was|wasn't|were|weren't|does|doesn't|do|don't|did|didn't|can|could|has|hasn't"
+    r"|have|haven't|had|will|would|should|may|might)\b"
+)
+_WH = re.compile(r"^(?:what|which|how|where|why|who|when|describe|tell|explain|show|give|list)\b")
+
+# State words per feature, checked in order; the first that occurs is what a yes/no question asks.
+_TARGETS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    "mouth": (
+        ("closed", _rx(r"closed?|shut|together|sealed|pressed")),
+        ("wide", _rx(r"wide|gaping|agape|gape|fully|yawn\w*")),
+        ("open", _rx(r"open\w*|parted|apart|talking|speaking|ajar")),
+    ),
+    "smile": (("grin", _rx(r"grin\w*|broad\w*|big|beam\w*|laugh\w*")), ("smile", _rx(r"smil\w*|smirk\w*"))),
+    "eyes": (
+        ("wink", _rx(r"wink\w*|one eye")),
+        ("squint", _rx(r"squint\w*|narrow\w*|half[- ]closed|half[- ]open|sleepy")),
+        ("closed", _rx(r"closed?|shut|blink\w*|asleep|sleeping")),
+        ("wide", _rx(r"wide\w*|bulging")),
+        ("open", _rx(r"open\w*")),
+    ),
+    "brows": (
+        ("furrowed", _rx(r"furrow\w*|knit\w*|frown\w*|scowl\w*|together|pinched|drawn in")),
+        ("raised", _rx(r"raised?|up|lifted|arched|high")),
+        ("lowered", _rx(r"lowered|down|low|drawn down")),
+    ),
+    "head": (
+        (
+            "up",
+            _rx(
+                r"(?:looking|tilted|tipped|turned|head|chin) up|upwards?|chin raised|raised|tilted back|back"
+            ),
+        ),
+        ("down", _rx(r"(?:looking|tilted|tipped|turned|head|chin) down|downwards?|lowered|bowed|bent")),
+        ("tilted", _rx(r"tilt\w*|lean\w*|cock\w*|slant\w*|askew|crooked")),
+        ("frontal", _rx(r"camera|straight|forward|ahead|front|directly|at (?:me|us|the viewer)|frontal")),
+        ("turned", _rx(r"turn\w*|away|sideways|profile|averted|rotated")),
+        ("left", _rx(r"left")),
+        ("right", _rx(r"right")),
+    ),
+}
+_SUBJECTS = (
+    ("she", _rx(r"she|her|hers|herself|woman|girl|lady")),
+    ("he", _rx(r"he|him|his|himself|man|boy|guy")),
+    ("they", _rx(r"they|them|their|theirs|themselves")),
+)
+_SIDE = _rx(r"left|right")
+_PERSON_FRAME = _rx(r"(?:her|his|their|its) (?:own )?(?:left|right)")
+
+
+def _first(patterns: tuple[tuple[str, re.Pattern[str]], ...], text: str) -> str | None:
+    for name, pattern in patterns:
+        if pattern.search(text):
+            return name
+    return None
+
+
+def _clean(question: str) -> str:
+    text = question.lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = re.sub(r"[^\w' -]+", " ", text)
+    return " ".join(text.split())
+
+
+def parse_question(question: str) -> Intent:
+    """Works out what a question asks (deterministic keyword rules, no model).
+
+    Args:
+        question: the question as a person wrote it.
+
+    Returns:
+        The intent: topic, yes/no or open, the state asked about, how to refer to the person.
+    """
+    text = _clean(question)
+    subject = _first(_SUBJECTS, text) or "the person"
+    yes_no = bool(_AUX.match(text)) and not _WH.match(text)
+    person_frame = bool(_PERSON_FRAME.search(text))
+
+    # Feature words first in the question decide the topic ("are her lips parted in a smile" -> mouth).
+    hits = [(m.start(), name) for name, pattern in _FEATURES if (m := pattern.search(text))]
+    topic = _first(_OUT_OF_SCOPE, text)
+    if topic is not None:
+        return Intent("out_of_scope", yes_no, topic, subject)
+    if hits:
+        name = min(hits)[1]
+        target = _first(_TARGETS[name], text)
+        side_match = _SIDE.search(text)
+        side = side_match.group(0) if side_match else None
+        return Intent(name, yes_no and target is not None, target, subject, person_frame, side)
+    if _EMOTION.search(text):
+        word = next((w for w in text.split() if w in _EMOTION_WORDS), None)
+        label = _EMOTION_WORDS.get(word) if word else None
+        return Intent("emotion", yes_no and label is not None, label, subject)
+    if _DESCRIBE.search(text):
+        return Intent("describe", False, None, subject)
+    return Intent("unknown", yes_no, None, subject)
+
+
+# --- phrasing ------------------------------------------------------------------------------------
+
+
+class _Words:
+    """Pronouns for the person a question is about."""
+
+    def __init__(self, subject: str) -> None:
+        self.nom = subject
+        self.be = "are" if subject == "they" else "is"
+        self.poss = {"she": "her", "he": "his"}.get(subject, "their")
+
+
+def _other(side: str) -> str:
+    return "left" if side == "right" else "right"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+_MOUTH_DESC = {
+    "closed": "the mouth is closed (the lips meet)",
+    "slightly open": "the mouth is slightly open (the lips are parted)",
+    "open": "the mouth is open",
+    "wide open": "the mouth is wide open",
+}
+_EYE_WORD = {
+    "closed": "closed",
+    "squinting": "narrowed (squinting)",
+    "open": "open",
+    "wide open": "wide open",
+}
+
+
+def _smile_clause(r: geo.FaceReading) -> str:
+    return {
+        "broad": "its corners are raised in a broad smile",
+        "smile": "its corners are raised in a smile",
+        "none": "its corners are level (no smile)",
+        "frown": "its corners are turned down",
+    }[r.smile]
+
+
+def _eyes_desc(r: geo.FaceReading, w: _Words) -> str:
+    if r.eyes == "winking":
+        side = r.wink_side or "left"
+        return (
+            f"the eye on the {side} of the picture ({w.poss} {_other(side)} eye) is closed while the other "
+            "is open: a wink"
+        )
+    return f"both eyes are {_EYE_WORD[r.eyes]}"
+
+
+def _brows_desc(r: geo.FaceReading) -> str:
+    state = {
+        "raised": "the eyebrows are raised",
+        "lowered": "the eyebrows are lowered",
+        "neutral": "the eyebrows are in a resting position, neither raised nor lowered",
+    }[r.brows]
+    return state + (", and drawn together (furrowed)" if r.furrowed else ", and not drawn together")
+
+
+def _yaw_phrase(r: geo.FaceReading, w: _Words) -> str:
+    if r.yaw == "frontal":
+        return "faces the camera"
+    side = r.yaw_side or "left"
+    degree = "slightly " if r.yaw == "slight" else ""
+    return f"is turned {degree}towards the {side} of the picture ({w.poss} {_other(side)})"
+
+
+def _pitch_phrase(r: geo.FaceReading) -> str:
+    return {"level": "is level", "up": "is tilted up (chin raised)", "down": "is tilted down (chin lowered)"}[
+        r.pitch
+    ]
+
+
+def _roll_phrase(r: geo.FaceReading, w: _Words) -> str:
+    if r.roll == "upright":
+        return "is upright"
+    side = r.roll_side or "left"
+    degree = "slightly " if r.roll == "slight" else ""
+    return f"leans {degree}towards the {side} of the picture ({w.poss} {_other(side)} shoulder)"
+
+
+def _head_desc(r: geo.FaceReading, w: _Words) -> str:
+    parts = [_yaw_phrase(r, w), _pitch_phrase(r), _roll_phrase(r, w)]
+    return "the head " + ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _describe_text(r: geo.FaceReading, w: _Words) -> str:
+    return " ".join(
+        [
+            _sentence(_eyes_desc(r, w)),
+            _sentence(f"{_MOUTH_DESC[r.mouth]}, and {_smile_clause(r)}"),
+            _sentence(_brows_desc(r)),
+            _sentence(_head_desc(r, w)),
+        ]
+    )
+
+
+def _answer_mouth(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
+    desc = _MOUTH_DESC[r.mouth]
+    if not intent.yes_no:
+        width = {
+            "wide": ", stretched wide",
+            "narrow": ", drawn narrow (pursed)",
+            "medium": ", of ordinary width",
+        }[r.mouth_width]
+        return _sentence(f"{desc}{width}; {_smile_clause(r)}")
+    if intent.target == "closed":
+        return _sentence(f"Yes, {desc}" if r.mouth == "closed" else f"No, {desc}")
+    if intent.target == "wide":
+        return _sentence(f"Yes, {desc}" if r.mouth == "wide open" else f"No, {desc}")
+    return {
+        "closed": f"No, {desc}.",
+        "slightly open": "Yes, slightly open: the lips are parted.",
+        "open": "Yes, the mouth is open.",
+        "wide open": "Yes, the mouth is wide open.",
+    }[r.mouth]
+
+
+def _answer_smile(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
+    parted = " with the lips parted" if r.mouth != "closed" else ""
+    if r.smile == "broad":
+        state = f"{w.nom} {w.be} smiling broadly: the mouth corners are well raised{parted}"
+    elif r.smile == "smile":
+        state = f"{w.nom} {w.be} smiling: the mouth corners are raised"
+    elif r.smile == "frown":
+        state = "the mouth corners are turned down, not up"
+    else:
+        state = "the mouth corners are level, so no smile"
+    if not intent.yes_no:
+        return _sentence(state)
+    if r.smile in ("broad", "smile"):
+        if intent.target == "grin" and r.smile == "smile":
+            return _sentence(f"Yes, gently: {w.nom} {w.be} smiling, though not broadly")
+        return _sentence(f"Yes, {state}")
+    return _sentence(f"No, {state}")
+
+
+def _answer_eyes(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
+    desc = _eyes_desc(r, w)
+    if not intent.yes_no:
+        text = _sentence(desc)
+        if r.eyes != "winking" and r.eye_left_view != r.eye_right_view:
+            text += (
+                f" Eye by eye, as seen in the picture: the left one reads {r.eye_left_view}, "
+                f"the right one {r.eye_right_view}."
+            )
+        return text
+    asked = {"closed": ("closed",), "squint": ("squinting",), "wide": ("wide open",), "wink": ("winking",)}
+    yes_states = asked.get(intent.target or "open", ("open", "wide open", "squinting"))
+    if r.eyes in yes_states:
+        if intent.target == "open" and r.eyes == "squinting":
+            return _sentence(f"Yes, but narrowed: {w.nom} {w.be} squinting")
+        return _sentence(f"Yes, {desc}")
+    if r.eyes == "winking":
+        return _sentence(f"No, only one: {desc}")
+    return _sentence(f"No, {desc}")
+
+
+def _answer_brows(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
+    desc = _brows_desc(r)
+    if not intent.yes_no:
+        return _sentence(desc)
+    yes = {"raised": r.brows == "raised", "lowered": r.brows == "lowered", "furrowed": r.furrowed}[
+        intent.target or ""
+    ]
+    return _sentence(f"{'Yes' if yes else 'No'}, {desc}")
+
+
+def _answer_head(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
+    desc = _head_desc(r, w)
+    if not intent.yes_no:
+        return _sentence(desc + " (judged from the head pose; the landmarks do not track the eyes' gaze)")
+    target = intent.target
+    # A named side is the picture's unless the question said "her left" etc.
+    side = None
+    if intent.side is not None:
+        side = _other(intent.side) if intent.person_frame else intent.side
+    if target == "tilted":
+        if side is not None and r.roll != "upright":
+            return _sentence(f"{'Yes' if r.roll_side == side else 'No'}, the head {_roll_phrase(r, w)}")
+        if side is not None:
+            return "No, the head is upright."
+        if r.roll != "upright" or r.pitch != "level":
+            parts = [
+                p
+                for p, on in (
+                    (_roll_phrase(r, w), r.roll != "upright"),
+                    (_pitch_phrase(r), r.pitch != "level"),
+                )
+                if on
+            ]
+            return _sentence("Yes, the head " + " and ".join(parts))
+        return "No, the head is upright and level."
+    if target == "frontal":
+        yes = r.yaw == "frontal" and r.pitch == "level"
+        return _sentence(f"{'Yes' if yes else 'No'}, {desc}")
+    if target in ("up", "down"):
+        return _sentence(f"{'Yes' if r.pitch == target else 'No'}, the head {_pitch_phrase(r)}")
+    # turned / left / right: the yaw, towards a named side or any.
+    yes = r.yaw != "frontal" and (side is None or r.yaw_side == side)
+    return _sentence(f"{'Yes' if yes else 'No'}, the head {_yaw_phrase(r, w)}")
+
+
+_ANSWERERS = {
+    "mouth": _answer_mouth,
+    "smile": _answer_smile,
+    "eyes": _answer_eyes,
+    "brows": _answer_brows,
+    "head": _answer_head,
+}
+_FEATURE_THRESHOLDS = {
+    "mouth": ("MOUTH_OPEN_GAP", "MOUTH_OPEN_MORE_GAP", "MOUTH_WIDE_OPEN_GAP", "SMILE_LIFT"),
+    "smile": ("SMILE_LIFT", "SMILE_BROAD_LIFT", "FROWN_LIFT"),
+    "eyes": ("EYE_CLOSED_EAR", "EYE_SQUINT_EAR", "EYE_WIDE_EAR", "WINK_MARGIN"),
+    "brows": ("BROW_RAISED", "BROW_LOWERED", "BROW_FURROW_GAP", "BROW_FURROW_INNER_HEIGHT"),
+    "head": ("YAW_SLIGHT", "YAW_TURNED", "PITCH_UP", "PITCH_DOWN", "ROLL_SLIGHT", "ROLL_TILTED"),
+}
+
+
+# --- the answerer --------------------------------------------------------------------------------
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class FaceQA:
+    """Answers questions about a face in a photo.
+
+    Args:
+        backend: ``auto`` (BLIP when its weights are on this machine or a download is allowed,
+            geometry otherwise), ``geometry`` or ``blip``. None reads ``FACE_AGENT_VQA_BACKEND``
+            (default ``auto``).
+        blip_model: BLIP hub id or local folder. None reads ``FACE_AGENT_BLIP_MODEL`` (default
+            ``Salesforce/blip-vqa-base``).
+        allow_download: allow fetching BLIP's weights (~1.5 GB). None reads
+            ``FACE_AGENT_BLIP_DOWNLOAD`` (default off).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps`` for BLIP.
+        classifier: the emotion classifier for emotion questions (the cached default when None).
+        cache: the per-image cache (the process-wide one when None).
+        blip: a ready ``BlipVQA`` (e.g. ``BlipVQA.from_model``); selects the BLIP backend.
+
+    Raises:
+        InvalidRequestError: an unknown backend name.
+        ModelUnavailableError: ``blip`` was asked for, its weights are not here and no download
+            was allowed (the message says how to opt in).
+    """
+
+    def __init__(
+        self,
+        backend: str | None = "auto",
+        blip_model: str | None = None,
+        allow_download: bool | None = None,
+        device: str = "auto",
+        *,
+        classifier: Any = None,
+        cache: AnalysisCache | None = None,
+        blip: BlipVQA | None = None,
+    ) -> None:
+        if backend is None or (backend == "auto" and os.environ.get("FACE_AGENT_VQA_BACKEND")):
+            backend = os.environ.get("FACE_AGENT_VQA_BACKEND") or "auto"
+        backend = backend.strip().lower()
+        if backend not in BACKENDS:
+            raise InvalidRequestError(f"Unknown VQA backend {backend!r}; use one of: {', '.join(BACKENDS)}.")
+        self.blip_model = blip_model or os.environ.get("FACE_AGENT_BLIP_MODEL") or DEFAULT_BLIP_MODEL
+        self.allow_download = (
+            _env_flag("FACE_AGENT_BLIP_DOWNLOAD") if allow_download is None else allow_download
+        )
+        self.cache = cache if cache is not None else default_cache()
+        self._classifier = classifier
+        self._classifier_lock = threading.Lock()
+        self.blip: BlipVQA | None = blip
+        if blip is not None:
+            backend = "blip"
+        elif backend == "auto":
+            wanted = blip_weights_present(self.blip_model) or (
+                self.allow_download and not is_local_source(self.blip_model)
+            )
+            backend = "blip" if wanted else "geometry"
+        if backend == "blip" and self.blip is None:
+            self.blip = BlipVQA(self.blip_model, allow_download=self.allow_download, device=device)
+        self.backend_name: str = backend
+
+    @property
+    def classifier(self) -> Any:
+        """The emotion classifier (loaded on first emotion question)."""
+        with self._classifier_lock:
+            if self._classifier is None:
+                from tools.classifier import default_classifier
+
+                self._classifier = default_classifier()
+            return self._classifier
+
+    def ask(self, image: ImageInput | ImageRecord, question: str, face: int = 0) -> Answer:
+        """Answers one question about one face.
+
+        Args:
+            image: a path, bytes, PIL image, RGB/gray array or an ``ImageRecord``.
+            question: the question in plain English.
+            face: which face (0 = most prominent).
+
+        Raises:
+            InvalidRequestError: an empty or overlong question, or a face index out of range.
+            InvalidImageError, NoFaceError, ModelUnavailableError.
+        """
+        question = _check_question(question)
+        record = self.cache.get(image)
+        intent = parse_question(question)
+        if intent.name == "emotion":
+            return self._ask_classifier(record, question, intent, face)
+        if intent.name == "describe":
+            return self._describe(record, face, question, _Words(intent.subject))
+        if self.blip is not None:
+            return self._ask_blip(record, question, intent, face)
+        return self._ask_geometry(record, question, intent, face)
+
+    def describe(self, image: ImageInput | ImageRecord, face: int = 0) -> Answer:
+        """A short paragraph on the eyes, mouth, brows and head pose of one face.
+
+        With the BLIP backend it is made of BLIP's answers to ``DESCRIBE_QUESTIONS``.
+        """
+        return self._describe(self.cache.get(image), face, "Describe the face.", _Words("the person"))
+
+    # --- backends ------------------------------------------------------------------------------
+
+    def _measure(self, record: ImageRecord, face: int) -> tuple[geo.FaceGeometry, geo.FaceReading, dict]:
+        found = record.face(face)
+        measured = geo.measure(found.landmarks)
+        return measured, geo.read(measured), {"box": list(found.box), "landmarks_source": found.source}
+
+    def _ask_geometry(self, record: ImageRecord, question: str, intent: Intent, face: int) -> Answer:
+        measured, reading, where = self._measure(record, face)
+        words = _Words(intent.subject)
+        evidence: dict[str, Any] = {"intent": intent.name, "target": intent.target, **where}
+        if intent.name in _ANSWERERS:
+            text = _ANSWERERS[intent.name](intent, reading, words) + _small_face_note(measured)
+            limits = geo.thresholds()
+            evidence.update(
+                measurements=measured.to_dict(),
+                reading=reading.to_dict(),
+                thresholds={k: limits[k] for k in _FEATURE_THRESHOLDS[intent.name] if k in limits},
+            )
+            return Answer(question, text, "geometry", evidence, True, face)
+        if intent.name == "out_of_scope":
+            what = _TOPIC_PHRASES.get(intent.target or "", "that")
+            text = (
+                f"The face geometry cannot tell {what}: the landmarks only measure the eyes, eyebrows, "
+                f"mouth and head pose. {_BLIP_HINT}"
+            )
+        else:
+            text = (
+                "I can't tell that from the facial landmarks. They answer whether the mouth is open, "
+                "whether the person smiles, whether the eyes are open, closed or squinting, what the "
+                "eyebrows do and how the head is turned or tilted; the emotion comes from the classifier. "
+                + _BLIP_HINT
+            )
+        return Answer(question, text, "geometry", evidence, False, face)
+
+    def _ask_blip(self, record: ImageRecord, question: str, intent: Intent, face: int) -> Answer:
+        assert self.blip is not None
+        answer, raw, view = self.blip.answer(record, question, face)
+        evidence: dict[str, Any] = {
+            "raw": raw,
+            "model": self.blip.model_id,
+            "view": view,
+            "intent": intent.name,
+        }
+        if intent.name in _ANSWERERS:
+            # The landmarks measure the same thing exactly: keep their reading as a check on BLIP.
+            _, reading, _ = self._measure(record, face)
+            evidence["geometry"] = _ANSWERERS[intent.name](intent, reading, _Words(intent.subject))
+        return Answer(question, answer or "no answer", "blip", evidence, True, face)
+
+    def _describe(self, record: ImageRecord, face: int, question: str, words: _Words) -> Answer:
+        if self.blip is not None:
+            answers = {}
+            raws = {}
+            for topic, q in DESCRIBE_QUESTIONS:
+                answers[topic], raws[topic], view = self.blip.answer(record, q, face)
+            text = "; ".join(f"{topic}: {answers[topic] or '?'}" for topic, _ in DESCRIBE_QUESTIONS) + "."
+            evidence = {"answers": answers, "raw": raws, "model": self.blip.model_id, "view": view}
+            return Answer(question, _sentence(text), "blip", evidence, True, face)
+        measured, reading, where = self._measure(record, face)
+        evidence = {"measurements": measured.to_dict(), "reading": reading.to_dict(), **where}
+        text = _describe_text(reading, words) + _small_face_note(measured)
+        return Answer(question, text, "geometry", evidence, True, face)
+
+    def _ask_classifier(self, record: ImageRecord, question: str, intent: Intent, face: int) -> Answer:
+        predictions = self.classifier.predict(record)
+        if not 0 <= face < len(predictions):
+            record.face(face)  # raises the project's out-of-range error
+        p = predictions[face]
+        ranked = p.ranked()
+        reading = f"the classifier reads {display_name(p.label)} ({p.confidence:.0%})"
+        if len(ranked) > 1:
+            reading += f", then {display_name(ranked[1][0])} ({ranked[1][1]:.0%})"
+        evidence: dict[str, Any] = {
+            "label": p.label,
+            "confidence": p.confidence,
+            "probs": dict(p.probs),
+            "model": p.model,
+        }
+        if p.compound is not None and p.compound.label:
+            evidence["compound"] = p.compound.to_dict()
+        target = intent.target
+        if not intent.yes_no or target is None:
+            text = _sentence(reading)
+            if p.compound is not None and p.compound.label and p.label != "neutral":
+                text += f" Compound reading: {p.compound.describe()}."
+            return Answer(question, text, "classifier", evidence, True, face)
+        share = _label_share(p.probs, target)
+        evidence["asked"] = {"label": target, "probability": share}
+        if share is None:
+            text = _sentence(f"The model has no '{display_name(target)}' class; {reading}")
+        elif p.label == target or (p.label in COMPOUND_PARTS and target in COMPOUND_PARTS[p.label]):
+            text = _sentence(f"Yes, {reading}")
+        else:
+            text = _sentence(f"No, {reading}; {display_name(target)} gets {share:.0%}")
+        return Answer(question, text, "classifier", evidence, True, face)
+
+
+def _small_face_note(measured: geo.FaceGeometry) -> str:
+    if measured.iod_px >= geo.SMALL_FACE_IOD:
+        return ""
+    return " The face is small in this photo, so this is a rough reading."
+
+
+def _label_share(probs: dict[str, float], target: str) -> float | None:
+    """The probability of a basic emotion: its own class, or the compound classes that contain it."""
+    if target in probs:
+        return float(probs[target])
+    parts = [p for label, p in probs.items() if target in COMPOUND_PARTS.get(label, ())]
+    return float(sum(parts)) if parts else None
+
+
+def _check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidRequestError("Ask a question about the face, e.g. 'Is the mouth open?'.")
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidRequestError(
+            f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})."
+        )
+    return question
+
+
+@lru_cache(maxsize=1)
+def default_faceqa() -> FaceQA:
+    """The process-wide answerer with settings from the environment."""
+    return FaceQA(backend=None)
+
+
+def ask(image: ImageInput | ImageRecord, question: str, face: int = 0) -> Answer:
+    """Answers a question about a face with the cached default ``FaceQA``.
+
+    Example:
+        >>> ask("face.jpg", "Is the mouth open?").text  # doctest: +SKIP
+        'No, the mouth is closed (the lips meet).'
+    """
+    return default_faceqa().ask(image, question, face=face)
+
+
+def describe(image: ImageInput | ImageRecord, face: int = 0) -> Answer:
+    """Describes the eyes, mouth, brows and head pose of a face with the cached default ``FaceQA``."""
+    return default_faceqa().describe(image, face=face)
