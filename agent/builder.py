@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import concurrent.futures
+import contextvars
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import (
     ModelCallLimitMiddleware,
     ModelRequest,
+    ModelResponse,
     ToolCallLimitMiddleware,
     dynamic_prompt,
+    wrap_model_call,
 )
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
@@ -34,6 +38,28 @@ def _session_prompt(request: ModelRequest) -> str:
     for image_id in getattr(context, "images", None) or {}:
         names.setdefault(image_id, image_id)
     return system_prompt(names)
+
+
+def model_timeout(seconds: float) -> Any:
+    """Middleware ending a model call that takes longer than ``seconds`` with ``TimeoutError``.
+
+    Client-level timeouts cover HTTP providers; this also covers any model that hangs (a stuck local
+    server, a custom model). The late call is abandoned in its worker thread and its answer dropped,
+    so it can never land in the conversation.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="model-call")
+
+    @wrap_model_call
+    def _timeout(request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]) -> ModelResponse:
+        context = contextvars.copy_context()  # LangGraph keeps the run's config in context variables
+        future = pool.submit(context.run, handler, request)
+        try:
+            return future.result(timeout=seconds)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the chat model did not answer within {seconds:g} s") from None
+
+    return _timeout
 
 
 def build_agent(
@@ -67,6 +93,8 @@ def build_agent(
         ModelCallLimitMiddleware(run_limit=settings.max_model_calls, exit_behavior="error"),
         ToolCallLimitMiddleware(run_limit=settings.max_tool_calls, exit_behavior="error"),
     ]
+    if not isinstance(chat, OfflinePlanner):
+        middleware.append(model_timeout(settings.timeout_s))
     return create_agent(
         chat,
         tools,
