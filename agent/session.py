@@ -84,6 +84,9 @@ class ChatSession:
         method: the CAM method for explanations that name none (``gradcam`` when None).
         qa_backend: the question answerer's backend (``auto``, ``geometry``, ``blip``); its default when None.
         allow_download: let the question answerer download BLIP's weights (off by default).
+        explainer: a shared ``Explainer`` (over the same classifier); one is made on first use when None.
+        qa: a shared ``FaceQA`` (the app passes one per process, so BLIP loads once); made on first
+            use from ``qa_backend``/``allow_download`` when None.
     """
 
     def __init__(
@@ -97,6 +100,8 @@ class ChatSession:
         method: str | None = None,
         qa_backend: str | None = None,
         allow_download: bool | None = None,
+        explainer: Any = None,
+        qa: Any = None,
     ) -> None:
         self.settings = settings or AgentSettings.from_env()
         self.store = ImageStore()
@@ -107,6 +112,8 @@ class ChatSession:
         self._context = FaceToolContext(
             classifier=self._load_classifier(classifier),
             default_method=_check_method(method),
+            explainer=explainer,
+            qa=qa,
             qa_options={k: v for k, v in qa_options.items() if v is not None},
         )
         self._pending_notices: list[str] = []
