@@ -5,7 +5,8 @@ Training, the classifier head, the explainer, the agent and the UI all read labe
 - ``BASIC7``: the seven basic expressions in RAF-DB's order (1 Surprise ... 7 Neutral).
 - ``FER2013``: the same seven in FER-2013's order (0 Angry ... 6 Neutral), as the fer model outputs.
 - ``RAFDB_COMPOUND11``: RAF-DB's eleven compound expressions, official order (1 ... 11).
-- ``RAFCE_COMPOUND14``: the eleven plus fearfully disgusted, happily fearful and happily sad.
+- ``RAFCE_COMPOUND14``: RAF-CE's fourteen (the eleven plus fearfully disgusted, happily fearful and
+  happily sad), in RAF-CE's own order.
 
 A basic-emotion model can still give a compound reading: ``derive_compound`` combines the two
 strongest non-neutral emotions. That reading is always marked ``derived=True`` so nobody mistakes
@@ -47,8 +48,21 @@ RAFDB_COMPOUND11: tuple[str, ...] = (
     "angrily_disgusted",
     "disgustedly_surprised",
 )
-RAFCE_COMPOUND14: tuple[str, ...] = RAFDB_COMPOUND11 + (
+# RAF-CE's own class order (as numbered 0-13 in its RAFCE_emolabel.txt): the eleven RAF-DB pairs
+# with fearfully disgusted inserted after fearfully surprised, then happily fearful and happily sad.
+RAFCE_COMPOUND14: tuple[str, ...] = (
+    "happily_surprised",
+    "happily_disgusted",
+    "sadly_fearful",
+    "sadly_angry",
+    "sadly_surprised",
+    "sadly_disgusted",
+    "fearfully_angry",
+    "fearfully_surprised",
     "fearfully_disgusted",
+    "angrily_surprised",
+    "angrily_disgusted",
+    "disgustedly_surprised",
     "happily_fearful",
     "happily_sad",
 )

@@ -58,22 +58,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _LIST_NAMES = ("list_patition_label.txt", "list_partition_label.txt")  # RAF-DB's spelling first
 
 # RAF-CE numbers its classes in this order in RAFCE_emolabel.txt (0-based).
-RAFCE_FILE_ORDER: tuple[str, ...] = (
-    "happily_surprised",
-    "happily_disgusted",
-    "sadly_fearful",
-    "sadly_angry",
-    "sadly_surprised",
-    "sadly_disgusted",
-    "fearfully_angry",
-    "fearfully_surprised",
-    "fearfully_disgusted",
-    "angrily_surprised",
-    "angrily_disgusted",
-    "disgustedly_surprised",
-    "happily_fearful",
-    "happily_sad",
-)
+RAFCE_FILE_ORDER: tuple[str, ...] = RAFCE_COMPOUND14  # the model's outputs follow the file's order
 
 
 class DatasetError(FaceAgentError, ValueError):
