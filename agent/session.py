@@ -261,16 +261,32 @@ class ChatSession:
 
     def _run(self, agent: Any, message: HumanMessage, on_event: EventCallback | None) -> list[BaseMessage]:
         config = self._config()
-        before = len(agent.get_state(config).values.get("messages", []))
-        for update in agent.stream(
-            {"messages": [message]}, config, context=self._tool_context(), stream_mode="updates"
+        # The turn's messages are read off the streamed state, from the user's message on: reading
+        # them back with get_state would deserialise the whole conversation twice per turn.
+        message = message.model_copy(update={"id": message.id or uuid.uuid4().hex})
+        state: dict[str, Any] = {}
+        # durability="exit": the conversation is checkpointed once, when the turn ends (also when it
+        # fails), instead of after every step; nothing reads the intermediate checkpoints.
+        for mode, chunk in agent.stream(
+            {"messages": [message]},
+            config,
+            context=self._tool_context(),
+            stream_mode=["updates", "values"],
+            durability="exit",
         ):
+            if mode == "values":
+                state = chunk if isinstance(chunk, dict) else state
+                continue
             if on_event is None:
                 continue
-            for data in update.values():
+            for data in chunk.values():
                 for m in (data or {}).get("messages", []) if isinstance(data, dict) else []:
                     _emit(on_event, m)
-        return list(agent.get_state(config).values.get("messages", []))[before:]
+        messages = list(state.get("messages", []))
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i].id == message.id:
+                return messages[i:]
+        return []
 
     def _turn_messages(self, message: HumanMessage) -> list[BaseMessage]:
         """This turn's messages already in memory (when a run failed half-way), from the user's on."""

@@ -61,12 +61,16 @@ class ImageRecord:
         self._no_face: NoFaceError | None = None
         self._faces: list[Face] | None = None
         self._lock = threading.RLock()
+        # Faces have their own lock: a tool that needs only the landmarks (the geometry answerer)
+        # goes on as soon as detection is done, while another still holds ``_lock`` computing the
+        # classifier's forward pass. Detection never takes ``_lock``, so the two cannot deadlock.
+        self._faces_lock = threading.Lock()
         self._results: dict[Any, Any] = {}
 
     @property
     def faces(self) -> list[Face]:
         """The faces, most prominent first; raises ``NoFaceError`` when there are none."""
-        with self._lock:
+        with self._faces_lock:
             if self._faces is None:
                 try:
                     self._faces = detect_faces(self.rgb)

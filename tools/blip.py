@@ -20,7 +20,9 @@ cache with ``local_files_only=True``; a download (about 1.5 GB for blip-vqa-base
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +98,23 @@ def is_local_source(model: str) -> bool:
     return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
 
 
+def _hub_cache_dirs() -> list[Path]:
+    """Every folder huggingface_hub may use as its cache, from the same variables it reads."""
+    env = os.environ
+    home = Path(env.get("HF_HOME") or Path(env.get("XDG_CACHE_HOME") or "~/.cache") / "huggingface")
+    dirs = [env.get("HF_HUB_CACHE"), env.get("HUGGINGFACE_HUB_CACHE"), home / "hub"]
+    constants = sys.modules.get("huggingface_hub.constants")  # already imported: it has the last word
+    if constants is not None:
+        dirs.append(getattr(constants, "HF_HUB_CACHE", None))
+    return [Path(d).expanduser() for d in dirs if d]
+
+
+def _maybe_in_hub_cache(model: str) -> bool:
+    """False only when no hub cache holds a folder for ``model`` (then it is surely not cached)."""
+    folder = "models--" + model.replace("/", "--")
+    return any((cache / folder).is_dir() for cache in _hub_cache_dirs())
+
+
 def blip_weights_present(model: str = DEFAULT_BLIP_MODEL) -> bool:
     """Whether a BLIP model can be loaded without the network.
 
@@ -109,6 +128,8 @@ def blip_weights_present(model: str = DEFAULT_BLIP_MODEL) -> bool:
     if is_local_source(model):
         folder = Path(model).expanduser()
         return (folder / "config.json").is_file() and any((folder / f).is_file() for f in _WEIGHT_FILES)
+    if not _maybe_in_hub_cache(model):
+        return False  # answered without importing huggingface_hub (~0.1 s of every cold start)
     from huggingface_hub import try_to_load_from_cache
 
     def cached(filename: str) -> bool:

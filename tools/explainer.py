@@ -4,10 +4,13 @@
 the layer its model card names (``spec.target_layer``):
 
 - Methods come from pytorch-grad-cam and are looked up by name in ``METHODS`` (one table, one
-  pipeline). Methods that only weight the explained layer's activations (Grad-CAM and its relatives,
-  Eigen-CAM ...) reuse the activation the classification pass cached: the explanation back-propagates
-  from the logits through the stages *after* that layer only, so "why?" costs a fraction of a
-  forward pass. Methods that need extra forward passes (Score-CAM, Ablation-CAM, FullGrad) run
+  pipeline). The library is imported on the first use of a method other than ``gradcam``: it pulls
+  torchvision, torch._dynamo, scikit-learn and matplotlib (seconds and ~300 MB), so the default
+  Grad-CAM is computed here (``gradcam_from_gradients``, the library's formula; a test pins the two
+  together) and a default chat turn never loads it. Methods that only weight the explained layer's
+  activations (Grad-CAM and its relatives, Eigen-CAM ...) reuse the activation the classification
+  pass cached: the explanation back-propagates from the logits through the stages *after* that
+  layer only, so "why?" costs a fraction of a forward pass. Methods that need extra forward passes (Score-CAM, Ablation-CAM, FullGrad) run
   pytorch-grad-cam's own classes on a private copy of the network, one at a time per model: their
   hooks (and Ablation-CAM's layer swap) never touch the network other threads classify with.
 - Region attribution: the share of heat on each region of ``tools.faces.REGIONS``.
@@ -25,7 +28,8 @@ import copy
 import io
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache, partial
@@ -35,23 +39,6 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
-from pytorch_grad_cam import (
-    FEM,
-    KPCA_CAM,
-    AblationCAM,
-    EigenCAM,
-    EigenGradCAM,
-    FullGrad,
-    GradCAM,
-    GradCAMElementWise,
-    GradCAMPlusPlus,
-    HiResCAM,
-    LayerCAM,
-    ScoreCAM,
-    ShapleyCAM,
-    XGradCAM,
-)
-from pytorch_grad_cam.utils.image import scale_cam_image
 from torch import nn
 
 from tools.analysis import ImageRecord
@@ -69,6 +56,7 @@ __all__ = [
     "explain",
     "resolve_method",
     "cam_heatmap",
+    "gradcam_from_gradients",
     "region_shares",
     "top_regions",
     "faithfulness",
@@ -81,23 +69,55 @@ __all__ = [
     "HOT_FRACTION",
 ]
 
-# Canonical method name -> pytorch-grad-cam class. Adding a method is one line here.
-METHODS: dict[str, type] = {
-    "gradcam": GradCAM,
-    "gradcam++": GradCAMPlusPlus,
-    "hirescam": HiResCAM,
-    "xgradcam": XGradCAM,
-    "layercam": LayerCAM,
-    "eigencam": EigenCAM,
-    "eigengradcam": EigenGradCAM,
-    "gradcamelementwise": GradCAMElementWise,
-    "kpcacam": KPCA_CAM,
-    "fem": FEM,
-    "shapleycam": ShapleyCAM,
-    "scorecam": ScoreCAM,
-    "ablationcam": AblationCAM,
-    "fullgrad": FullGrad,
+# Canonical method name -> pytorch-grad-cam class name. Adding a method is one line here.
+_CLASS_NAMES: dict[str, str] = {
+    "gradcam": "GradCAM",
+    "gradcam++": "GradCAMPlusPlus",
+    "hirescam": "HiResCAM",
+    "xgradcam": "XGradCAM",
+    "layercam": "LayerCAM",
+    "eigencam": "EigenCAM",
+    "eigengradcam": "EigenGradCAM",
+    "gradcamelementwise": "GradCAMElementWise",
+    "kpcacam": "KPCA_CAM",
+    "fem": "FEM",
+    "shapleycam": "ShapleyCAM",
+    "scorecam": "ScoreCAM",
+    "ablationcam": "AblationCAM",
+    "fullgrad": "FullGrad",
 }
+
+
+class _MethodTable(Mapping[str, type]):
+    """Method name -> pytorch-grad-cam class, importing the library only when a class is looked up.
+
+    Names, membership and iteration need no import, so listing or validating methods stays cheap.
+    """
+
+    def __init__(self, class_names: dict[str, str]) -> None:
+        self._names = class_names
+
+    def __getitem__(self, name: str) -> type:
+        class_name = self._names[name]  # KeyError for unknown names, as a dict
+        import pytorch_grad_cam
+
+        return getattr(pytorch_grad_cam, class_name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __repr__(self) -> str:
+        return f"METHODS({', '.join(self._names)})"
+
+
+# Canonical method name -> pytorch-grad-cam class (a read-only mapping, resolved on lookup).
+METHODS: Mapping[str, type] = _MethodTable(_CLASS_NAMES)
 
 # Other spellings people use (after lower-casing and dropping spaces, hyphens and underscores).
 METHOD_ALIASES: dict[str, str] = {
@@ -117,7 +137,9 @@ METHOD_ALIASES: dict[str, str] = {
 }
 
 # These need forward passes of the network beyond the explained layer's activation.
-_RUN_ON_MODEL: frozenset[type] = frozenset({ScoreCAM, AblationCAM, FullGrad})
+_RUN_ON_MODEL: frozenset[str] = frozenset({"scorecam", "ablationcam", "fullgrad"})
+# Computed here without pytorch-grad-cam (same formula, same numbers).
+_NATIVE: frozenset[str] = frozenset({"gradcam"})
 
 _TITLES = {
     "gradcam": "Grad-CAM",
@@ -215,6 +237,72 @@ def _formula(cls: type) -> Any:
     return cls(probe, [probe.layer])
 
 
+def _scale_cam(cams: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Min-max scales each map of a (N, h, w) stack to [0, 1], then resizes it to ``size`` (w, h).
+
+    The same arithmetic as pytorch-grad-cam's ``scale_cam_image`` for 2-D maps, without importing it.
+    """
+    result = []
+    for cam in cams:
+        cam = cam - np.min(cam)
+        cam = cam / (1e-7 + np.max(cam))
+        if size is not None:
+            cam = cv2.resize(np.float32(cam), size)
+        result.append(cam)
+    return np.float32(result)
+
+
+def _finish_cam(cam: np.ndarray, inputs: torch.Tensor) -> np.ndarray:
+    # BaseCAM.compute_cam_per_layer + aggregate_multi_layers, for one layer and one image.
+    cam = np.maximum(cam, 0)
+    scaled = _scale_cam(cam, (inputs.shape[-1], inputs.shape[-2]))
+    layers = np.maximum(scaled[:, None, :], 0)
+    return _scale_cam(np.mean(layers, axis=1))[0]
+
+
+def gradcam_from_gradients(activations: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    """Grad-CAM on one layer: channel weights = mean gradient over space; the weighted sum of channels.
+
+    Args:
+        activations: (N, C, h, w) float32 activations of the explained layer.
+        grads: the target's gradients with respect to them, same shape.
+
+    Returns:
+        (N, h, w) raw maps (before ReLU and scaling), exactly as pytorch-grad-cam's ``GradCAM``
+        computes them (numpy float32, same reductions).
+    """
+    weights = np.mean(grads, axis=(2, 3))
+    return (weights[:, :, None, None] * activations).sum(axis=1)
+
+
+def _layer_gradients(
+    activation: torch.Tensor,
+    head: Callable[[torch.Tensor], torch.Tensor],
+    target: _Target,
+    create_graph: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The target's gradient with respect to a cached activation: a backward through ``head`` only."""
+    # The cached tensor is shared: a detached alias becomes this call's own leaf.
+    # contiguous(): a channels-last activation sends CPU convolutions down slow paths.
+    activations = activation.detach().contiguous().requires_grad_()
+    score = target(head(activations))[0]
+    (grads,) = torch.autograd.grad(score, activations, create_graph=create_graph)
+    return activations, grads
+
+
+def _native_gradcam(
+    activation: torch.Tensor,
+    head: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    target: _Target,
+) -> np.ndarray:
+    """Grad-CAM from a cached activation, without pytorch-grad-cam (same numbers as its GradCAM)."""
+    with _gradients():
+        activations, grads = _layer_gradients(activation, head, target, create_graph=False)
+    cam = gradcam_from_gradients(activations.detach().cpu().numpy(), grads.cpu().numpy())
+    return _finish_cam(cam, inputs)
+
+
 def _cam_from_activation(
     cls: type,
     activation: torch.Tensor,
@@ -225,24 +313,17 @@ def _cam_from_activation(
     """pytorch-grad-cam's per-layer pipeline on a cached activation (no hooks, no forward up to it)."""
     cam_object = _formula(cls)
     with _gradients():
-        # contiguous(): a channels-last activation sends CPU convolutions down slow paths.
         activations: Any = activation.detach().contiguous()
         grads: Any = None
         if cam_object.uses_gradients:
-            # The cached tensor is shared: a detached alias becomes this call's own leaf.
-            activations = activations.requires_grad_()
-            score = target(head(activations))[0]
             create_graph = not cam_object.detach  # Shapley-CAM differentiates the gradient again
-            (grads,) = torch.autograd.grad(score, activations, create_graph=create_graph)
+            activations, grads = _layer_gradients(activation, head, target, create_graph)
             if cam_object.detach:
                 activations, grads = activations.detach().cpu().numpy(), grads.cpu().numpy()
         else:
             activations = activations.cpu().numpy()
         cam = cam_object.get_cam_image(inputs, None, [target], activations, grads, False)
-    # The rest is BaseCAM.compute_cam_per_layer + aggregate_multi_layers for one layer.
-    cam = np.maximum(cam, 0)
-    scaled = scale_cam_image(cam, (inputs.shape[-1], inputs.shape[-2]))
-    return cam_object.aggregate_multi_layers([scaled[:, None, :]])[0]
+    return _finish_cam(cam, inputs)
 
 
 class _ModelCopy:
@@ -285,7 +366,7 @@ def _cam_on_model(
     entry = _model_copy(model)
     result: np.ndarray | None = None
     with entry.lock, _gradients():
-        layers = [] if cls is FullGrad else [entry.model.stages[layer]]
+        layers = [] if cls.__name__ == "FullGrad" else [entry.model.stages[layer]]
         with cls(entry.model, layers) as cam:
             result = cam(input_tensor=inputs.detach().clone().contiguous(), targets=[target])
     if result is None:  # its ``with`` block swallows IndexError; targets are validated before
@@ -314,18 +395,20 @@ def cam_heatmap(
     Raises:
         InvalidRequestError: for an unknown method or a class index the model does not have.
     """
-    cls = METHODS[resolve_method(method)]
+    name = resolve_method(method)
     num_classes = int(forward.logits.shape[-1])
     for index in (target, versus):
         if index is not None and not 0 <= index < num_classes:
             raise InvalidRequestError(f"Class index {index} is out of range for a {num_classes}-class model.")
     goal = _Target(target, versus)
     layer = classifier.spec.target_layer
-    if cls in _RUN_ON_MODEL:
-        heat = _cam_on_model(cls, classifier.model, layer, forward.inputs, goal)
+    head = partial(classifier.model.forward_from, name=layer)
+    if name in _NATIVE:
+        heat = _native_gradcam(forward.activation, head, forward.inputs, goal)
+    elif name in _RUN_ON_MODEL:
+        heat = _cam_on_model(METHODS[name], classifier.model, layer, forward.inputs, goal)
     else:
-        head = partial(classifier.model.forward_from, name=layer)
-        heat = _cam_from_activation(cls, forward.activation, head, forward.inputs, goal)
+        heat = _cam_from_activation(METHODS[name], forward.activation, head, forward.inputs, goal)
     return np.clip(np.nan_to_num(heat.astype(np.float32)), 0.0, 1.0)
 
 
@@ -548,10 +631,21 @@ def full_overlay(
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
+PNG_LEVEL = 1  # zlib level: the 224 px overlay in ~2 ms (level 3 took twice that for 5% fewer bytes)
+
+
 def png_bytes(rgb: np.ndarray) -> bytes:
-    """An RGB array as PNG bytes, in memory."""
+    """An RGB (or RGBA, or gray) uint8 array as PNG bytes, in memory."""
+    array = np.ascontiguousarray(rgb)
+    if array.dtype == np.uint8 and (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        # OpenCV's encoder is the faster one here; it wants BGR(A) channel order.
+        if array.ndim == 3:
+            array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR if array.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+        ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
+        if ok:
+            return encoded.tobytes()
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", compress_level=3)
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", compress_level=PNG_LEVEL)
     return buffer.getvalue()
 
 
@@ -602,7 +696,7 @@ class Explanation:
     face_image: np.ndarray | None = field(default=None, repr=False)
     photo: np.ndarray | None = field(default=None, repr=False)
     matrix: np.ndarray | None = field(default=None, repr=False)
-    _memo: dict[str, bytes] = field(default_factory=dict, repr=False, init=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
 
     @property
     def overlay_png(self) -> bytes:
@@ -612,7 +706,10 @@ class Explanation:
                 raise InvalidRequestError(
                     "This explanation does not carry its face crop, so it has no overlay."
                 )
-            self._memo["face"] = png_bytes(overlay(self.face_image, self.heatmap))
+            ahead = self._memo.pop("face_ahead", None)  # rendered in the background (render_ahead)
+            self._memo["face"] = (
+                ahead.result() if ahead is not None else _face_png(self.face_image, self.heatmap)
+            )
         return self._memo["face"]
 
     def full_overlay_png(self) -> bytes:
@@ -628,8 +725,9 @@ class Explanation:
     @property
     def class_agnostic(self) -> bool:
         """True for methods whose map does not depend on the target (Eigen-CAM, KPCA-CAM, FEM)."""
-        cls = METHODS[self.method]
-        return cls not in _RUN_ON_MODEL and not _formula(cls).uses_gradients
+        if self.method in _NATIVE or self.method in _RUN_ON_MODEL:
+            return False
+        return not _formula(METHODS[self.method]).uses_gradients
 
     def summary(self) -> str:
         """One short paragraph in words: what was explained, where the heat is, how far to trust it."""
@@ -675,6 +773,22 @@ class Explanation:
         }
 
 
+def _face_png(face_rgb: np.ndarray, heatmap: np.ndarray) -> bytes:
+    return png_bytes(overlay(face_rgb, heatmap))
+
+
+_RENDERER: ThreadPoolExecutor | None = None
+_RENDERER_LOCK = threading.Lock()
+
+
+def _render_in_background(face_rgb: np.ndarray, heatmap: np.ndarray) -> Future[bytes]:
+    global _RENDERER
+    with _RENDERER_LOCK:
+        if _RENDERER is None:
+            _RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overlay-png")
+    return _RENDERER.submit(_face_png, face_rgb, heatmap)
+
+
 class Explainer:
     """Explains a classifier's predictions.
 
@@ -682,11 +796,23 @@ class Explainer:
         classifier: the classifier to explain; the cached default model when None.
         cache_results: keep each explanation on the image's record, keyed by (model, target,
             versus, method, face), so asking again is free.
+        render_ahead: start rendering the face overlay PNG in a background thread as soon as the
+            heatmap exists, so it is ready when the regions and the faithfulness figure are (OpenCV
+            releases the GIL: on two cores this takes ~3 ms off an explanation). For callers that
+            always show the overlay, such as the chat tool; off by default, so an explanation never
+            shown is never rendered.
     """
 
-    def __init__(self, classifier: EmotionClassifier | None = None, *, cache_results: bool = True) -> None:
+    def __init__(
+        self,
+        classifier: EmotionClassifier | None = None,
+        *,
+        cache_results: bool = True,
+        render_ahead: bool = False,
+    ) -> None:
         self.classifier = classifier if classifier is not None else default_classifier(None)
         self.cache_results = cache_results
+        self.render_ahead = render_ahead
 
     def explain(
         self,
@@ -755,12 +881,13 @@ class Explainer:
         t = labels.index(target)
         v = labels.index(versus) if versus is not None else None
         heat = cam_heatmap(self.classifier, forward, method, t, v)
+        ahead = _render_in_background(forward.aligned.image, heat) if self.render_ahead else None
         shares = region_shares(heat, forward.aligned.landmarks)
         head = partial(self.classifier.model.forward_from, name=self.classifier.spec.target_layer)
         trust = faithfulness(head, forward.activation.contiguous(), heat, t, v, base_probs=forward.probs)
         prediction = self.classifier.predict(record)[face]
-        layer = FULL_GRAD_LAYER if METHODS[method] is FullGrad else self.classifier.spec.target_layer
-        return Explanation(
+        layer = FULL_GRAD_LAYER if method == "fullgrad" else self.classifier.spec.target_layer
+        explanation = Explanation(
             target=target,
             versus=versus,
             method=method,
@@ -782,6 +909,9 @@ class Explainer:
             photo=record.rgb,
             matrix=forward.aligned.matrix,
         )
+        if ahead is not None:
+            explanation._memo["face_ahead"] = ahead
+        return explanation
 
 
 @lru_cache(maxsize=4)

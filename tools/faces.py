@@ -173,14 +173,22 @@ class FaceDetector:
         found = self._detect_scaled(gray, min_score)
         if not found and max(h, w) <= CROP_SIDE:
             found = self._detect_padded(gray, min_score)
-        faces = []
-        for box, score in found:
+        kept: dict[int, Face] = {}
+        strong = False
+        # Strongest first: once a clear face is in, weak detections are dropped below anyway, so
+        # their landmarks (~2 ms each; the astronaut has one such) are never computed.
+        for i in sorted(range(len(found)), key=lambda i: -found[i][1]):
+            box, score = found[i]
+            if strong and score < WEAK_SCORE:
+                continue
             box = _clip_box(box, w, h)
             if min(box[2] - box[0], box[3] - box[1]) < MIN_FACE_SIDE:
                 continue
             points = self.landmarks(gray, box)
             if _plausible(points, box):
-                faces.append(Face(tuple(int(round(v)) for v in box), round(score, 4), points))
+                kept[i] = Face(tuple(int(round(v)) for v in box), round(score, 4), points)
+                strong = strong or score >= STRONG_SCORE
+        faces = [kept[i] for i in sorted(kept)]  # detector order, as before the ranking below
         if any(f.score >= STRONG_SCORE for f in faces):
             # Beside a clear face, a barely-above-threshold detection is nearly always texture.
             faces = [f for f in faces if f.score >= WEAK_SCORE]

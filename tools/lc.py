@@ -125,7 +125,8 @@ class FaceToolContext:
         if self.explainer is None:
             from tools.explainer import Explainer
 
-            self.explainer = Explainer(self.get_classifier())
+            # The tool always attaches the overlay: render it while the regions are computed.
+            self.explainer = Explainer(self.get_classifier(), render_ahead=True)
         return self.explainer
 
 

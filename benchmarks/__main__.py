@@ -1,0 +1,128 @@
+"""Every speed figure of the project in one run: ``python -m benchmarks`` (about 1.5 minutes).
+
+Prints, on the same machine and in this order:
+
+1. warm chat-turn latency against its floor (``bench_turn``), with torch's default intra-op threads
+   (what the app runs with) and with one thread;
+2. batch classification throughput of a folder against the pure forward (``bench_batch``);
+3. cold start to the first answer and peak RSS, default and with a BLIP-base-sized model, each in a
+   fresh subprocess (``bench_cold``);
+4. (classify + explain) / classify (``bench_explain``) and BLIP follow-up / first question
+   (``bench_vqa``), each in a subprocess (they set their own thread counts);
+
+then a summary table with the targets. Exit code 1 when a target is missed. ``--quick`` runs fewer
+repetitions (for a smoke test; the figures are noisier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks import bench_batch, bench_cold, bench_turn
+from benchmarks.common import machine_line
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _section(title: str) -> None:
+    print(f"\n=== {title} " + "=" * max(0, 90 - len(title)), flush=True)
+
+
+def _subprocess(module: str, args: list[str]) -> str:
+    """Runs ``python -m module args``, echoes its output and returns it."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    text = out.stdout + (out.stderr if out.returncode not in (0, 1) else "")
+    print(text.rstrip(), flush=True)
+    return text
+
+
+def _number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs every benchmark and prints the summary; exit code 1 when a target is missed."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (smoke test)")
+    args = parser.parse_args(argv)
+    reps_turn, reps_cold, reps_explain, reps_vqa = (5, 1, 4, 2) if args.quick else (15, 3, 10, 3)
+    start = time.perf_counter()
+    print(f"python -m benchmarks: {machine_line()}")
+
+    _section("1. warm chat turn vs its floor")
+    default_threads = torch.get_num_threads()
+    turn = bench_turn.run(reps_turn)
+    print(f"\n  again with 1 torch intra-op thread (the app runs with {default_threads}):")
+    torch.set_num_threads(1)
+    try:
+        turn_one = bench_turn.run(reps_turn)
+    finally:
+        torch.set_num_threads(default_threads)
+
+    _section("2. batch classification of a folder vs pure forward")
+    batch = bench_batch.run(photos=32, batch_size=32, reps=3 if not args.quick else 1)
+
+    _section("3. cold start and peak memory (fresh subprocesses)")
+    cold = bench_cold.run(reps_cold, blip=True)
+
+    _section("4. (classify + explain) / classify")
+    explain_text = _subprocess("benchmarks.bench_explain", ["--reps", str(reps_explain)])
+    explain_ratio = _number(
+        r"fer-mini-xception ([0-9.]+)", explain_text.splitlines()[-1] if explain_text else ""
+    )
+
+    _section("5. BLIP follow-up / first question")
+    vqa_text = _subprocess("benchmarks.bench_vqa", ["--repeats", str(reps_vqa)])
+    vqa_ratio = _number(r"follow-up / first = ([0-9.]+)", vqa_text)
+
+    rows = [
+        ("warm turn / floor (torch default threads)", f"{turn.ratio:.3f}", "<= 2.0", turn.ratio <= 2.0),
+        ("warm turn / floor (1 torch thread)", f"{turn_one.ratio:.3f}", "<= 2.0", turn_one.ratio <= 2.0),
+        ("  warm turn, ms (default / 1 thread)", f"{turn.turn_ms:.1f} / {turn_one.turn_ms:.1f}", "", None),
+        ("  floor, ms (default / 1 thread)", f"{turn.floor_ms:.1f} / {turn_one.floor_ms:.1f}", "", None),
+        ("batch throughput / pure forward", f"{batch.ratio:.3f}", ">= 0.7", batch.ratio >= 0.7),
+        (
+            "  photos/s vs forward images/s",
+            f"{batch.photos_per_s:.1f} vs {batch.forward_per_s:.0f}",
+            "",
+            None,
+        ),
+        ("cold start to first answer, s", f"{cold['cold_s']:.2f}", "<= 5", cold["cold_s"] <= 5.0),
+        (
+            "peak RSS offline defaults, MB",
+            f"{cold['peak_rss_mb']:.0f}",
+            "<= 1000",
+            cold["peak_rss_mb"] <= 1000,
+        ),
+        (
+            "peak RSS with BLIP-base-sized model, MB",
+            f"{cold.get('peak_rss_blip_mb', float('nan')):.0f}",
+            "",
+            None,
+        ),
+        ("(classify + explain) / classify, CPU", f"{explain_ratio:.2f}", "<= 2.0", explain_ratio <= 2.0),
+        ("BLIP follow-up / first", f"{vqa_ratio:.2f}", "<= 0.35", vqa_ratio <= 0.35),
+    ]
+    _section("summary")
+    print(f"  {'figure':44} {'value':>16} {'target':>8}")
+    for name, value, target, ok in rows:
+        verdict = "" if ok is None else ("OK" if ok else "MISSED")
+        print(f"  {name:44} {value:>16} {target:>8} {verdict}")
+    print(f"\n  total {time.perf_counter() - start:.0f} s; {machine_line()}")
+    # The turn is judged as the app runs it; the 1-thread row shows what one setting would change.
+    targets = [ok for name, _, _, ok in rows if ok is not None and "1 torch thread" not in name]
+    return 0 if all(targets) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
