@@ -230,6 +230,14 @@ def load_classifier(path: str | None) -> Any:
     return default_classifier(path)
 
 
+@st.cache_resource
+def _serving_threads() -> int:
+    """Once per process: one torch thread per request (see ``tools.device.serving_threads``)."""
+    from tools.device import serving_threads
+
+    return serving_threads()
+
+
 @st.cache_resource(show_spinner="Loading the question answerer…")
 def load_qa(backend: str, classifier_path: str | None) -> Any:
     """One ``FaceQA`` per backend and classifier, shared by every session (BLIP is loaded once)."""
@@ -606,6 +614,7 @@ def favicon() -> Image.Image:
 def main() -> None:
     """The app: settings, history, input, one agent turn."""
     st.set_page_config(page_title="Facial emotion agent", page_icon=favicon(), layout="wide")
+    _serving_threads()
     st.title(":material/sentiment_satisfied: Facial emotion agent")
     st.caption(
         "Upload a face and chat about it: the emotion, why the model thinks so, and what the face is doing."

@@ -54,6 +54,9 @@ def _print_reply(reply, save_dir: Path | None, turn: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Runs the terminal chat; returns the exit status."""
     args = _parser().parse_args(argv)
+    from tools.device import serving_threads
+
+    serving_threads()  # one torch thread per turn, as the app serves
     from agent.session import ChatSession
     from agent.settings import AgentSettings
     from tools.errors import FaceAgentError

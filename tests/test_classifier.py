@@ -174,3 +174,18 @@ def test_bytes_and_path_inputs_agree(astronaut, tmp_path):
     path.write_bytes(png_bytes(astronaut))
     assert classify(path)[0].probs == pytest.approx(classify(path.read_bytes())[0].probs, abs=1e-6)
     assert np.isclose(classify(astronaut)[0].confidence, classify(path)[0].confidence, atol=1e-4)
+
+
+def test_serving_threads(monkeypatch):
+    from tools.device import serving_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("FACE_AGENT_TORCH_THREADS", raising=False)
+        assert serving_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("FACE_AGENT_TORCH_THREADS", "2")
+        assert serving_threads() == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv("FACE_AGENT_TORCH_THREADS", "lots")
+        assert serving_threads() == 1
+    finally:
+        torch.set_num_threads(before)
