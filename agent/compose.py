@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from agent.intents import Request
 from agent.results import ToolResult
+from tools.explainer import METHOD_TITLES
 from tools.labels import display_name
 
 __all__ = [
@@ -23,21 +24,6 @@ __all__ = [
     "UNCLEAR",
 ]
 
-_METHOD_TITLES = {
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "hirescam": "HiResCAM",
-    "xgradcam": "XGrad-CAM",
-    "layercam": "LayerCAM",
-    "eigencam": "Eigen-CAM",
-    "eigengradcam": "Eigen-Grad-CAM",
-    "scorecam": "Score-CAM",
-    "ablationcam": "Ablation-CAM",
-    "fullgrad": "FullGrad",
-    "kpcacam": "KPCA-CAM",
-    "shapleycam": "Shapley-CAM",
-    "gradcamelementwise": "element-wise Grad-CAM",
-}
 _REGION_WORDS = {
     "brows": "on the brows",
     "eyes": "on the eyes",
@@ -159,7 +145,7 @@ def _classify_text(artifact: dict, request: Request | None, prefix: str) -> str:
 
 
 def _explain_text(artifact: dict, prefix: str) -> str:
-    method = _METHOD_TITLES.get(artifact.get("method", ""), artifact.get("method", "the heatmap"))
+    method = METHOD_TITLES.get(artifact.get("method", ""), artifact.get("method", "the heatmap"))
     target = display_name(artifact.get("target", "?"))
     what = f"**{target}**"
     if artifact.get("versus"):

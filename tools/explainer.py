@@ -51,6 +51,7 @@ from tools.labels import display_name, normalize_label
 __all__ = [
     "METHODS",
     "METHOD_ALIASES",
+    "METHOD_TITLES",
     "Explanation",
     "Explainer",
     "explain",
@@ -141,7 +142,7 @@ _RUN_ON_MODEL: frozenset[str] = frozenset({"scorecam", "ablationcam", "fullgrad"
 # Computed here without pytorch-grad-cam (same formula, same numbers).
 _NATIVE: frozenset[str] = frozenset({"gradcam"})
 
-_TITLES = {
+METHOD_TITLES: dict[str, str] = {
     "gradcam": "Grad-CAM",
     "gradcam++": "Grad-CAM++",
     "hirescam": "HiResCAM",
@@ -732,7 +733,7 @@ class Explanation:
     def summary(self) -> str:
         """One short paragraph in words: what was explained, where the heat is, how far to trust it."""
         p = self.prediction
-        title = _TITLES.get(self.method, self.method)
+        title = METHOD_TITLES.get(self.method, self.method)
         what = f"'{display_name(self.target)}' (p={self.target_probability:.2f})"
         if self.versus is not None:
             what += f" rather than '{display_name(self.versus)}' (p={p.probs.get(self.versus, 0.0):.2f})"
