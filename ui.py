@@ -103,11 +103,12 @@ class AppSettings:
 
 
 def find_checkpoints(root: Path = ROOT) -> list[Path]:
-    """Checkpoint folders (holding ``model_card.json``) under ``checkpoints/`` and ``runs/*/export*``."""
+    """Checkpoint folders (holding ``model_card.json``) under ``checkpoints/``, and the exports of
+    training runs: ``runs/<name>/best`` (what ``python -m training.train`` writes) and ``runs/*/export*``."""
     found: set[Path] = set()
     if (root / "checkpoints").is_dir():
         found.update(card.parent for card in (root / "checkpoints").rglob("model_card.json"))
-    for export in root.glob("runs/*/export*"):
+    for export in [*root.glob("runs/*/best"), *root.glob("runs/*/export*")]:
         if export.is_dir():
             found.update(card.parent for card in export.rglob("model_card.json"))
     return sorted(found)

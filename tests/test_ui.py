@@ -236,12 +236,19 @@ def test_settings_sidebar_lists_methods_and_never_downloads(fake_agent: type[Fak
 def test_find_checkpoints(tmp_path: Path) -> None:
     import ui
 
-    for folder in ("checkpoints/a", "runs/r1/export", "runs/r2/export_best/x", "runs/r3/other"):
+    for folder in (
+        "checkpoints/a",
+        "runs/r1/export",
+        "runs/r2/export_best/x",
+        "runs/r3/other",
+        "runs/r4/best",
+        "runs/r4/last",
+    ):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "model_card.json").write_text("{}")
     (tmp_path / "checkpoints/empty").mkdir()
     found = [p.relative_to(tmp_path).as_posix() for p in ui.find_checkpoints(tmp_path)]
-    assert found == ["checkpoints/a", "runs/r1/export", "runs/r2/export_best/x"]
+    assert found == ["checkpoints/a", "runs/r1/export", "runs/r2/export_best/x", "runs/r4/best"]
 
 
 def test_settings_reach_the_session(fake_agent: type[FakeSession]) -> None:
