@@ -223,7 +223,8 @@ def test_answers_carry_measurements_and_plain_dicts(qa: FaceQA, grace_hopper: np
     assert answer.evidence["reading"]["mouth"] == "closed"
     payload = answer.to_dict()
     assert json.loads(json.dumps(payload)) == payload
-    assert set(payload) == {"question", "text", "backend", "evidence", "in_scope", "face_index"}
+    assert set(payload) == {"question", "text", "short", "backend", "evidence", "in_scope", "face_index"}
+    assert payload["short"] == "no"
 
 
 def test_describe_covers_eyes_mouth_brows_and_head(qa: FaceQA, grace_hopper: np.ndarray) -> None:
@@ -303,3 +304,16 @@ def test_tiny_faces_get_a_rough_reading_caveat(qa: FaceQA) -> None:
     answer = qa.ask(np.repeat(face[..., None], 3, axis=2), "Are the eyes closed?")
     assert answer.text.endswith("so this is a rough reading.")
     assert answer.evidence["reading"]["eyes"] != "winking"  # landmark noise on 8 px eyes is no wink
+
+
+def test_short_answers_are_normalised(grace_hopper, astronaut):
+    from tools.vqa import FaceQA
+
+    qa = FaceQA("geometry")
+    assert qa.ask(grace_hopper, "What is the state of the mouth?").short == "closed"
+    assert qa.ask(grace_hopper, "Is the mouth open?").short == "no"
+    assert qa.ask(astronaut, "Is she smiling?").short == "yes"
+    assert qa.ask(astronaut, "What are the eyes doing?").short == "open"
+    assert qa.ask(astronaut, "How does she feel?").short == "happy"
+    assert qa.ask(astronaut, "Does she wear glasses?").short == ""
+    assert qa.ask(astronaut, "What is the state of the mouth?").to_dict()["short"] == "slightly open"

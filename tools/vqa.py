@@ -91,11 +91,30 @@ class Answer:
     in_scope: bool = True
     face_index: int = 0
 
+    @property
+    def short(self) -> str:
+        """The normalised short answer: ``yes``/``no`` for yes-no questions, the state for open ones
+        (``closed``, ``slightly open``, ``broad``, ``raised`` ...), BLIP's normalised word, the emotion
+        label for emotion questions; empty when out of scope or when no single word fits."""
+        if not self.in_scope:
+            return ""
+        first = self.text.replace(";", ",").split(",")[0].split(".")[0].strip().lower()
+        if first in ("yes", "no"):
+            return first
+        if self.backend == "classifier":
+            return str(self.evidence.get("label", ""))
+        if self.backend == "blip":
+            word = self.text.strip().rstrip(".").lower()
+            return word if len(word.split()) <= 3 else ""
+        reading, feature = self.evidence.get("reading") or {}, self.evidence.get("intent")
+        return str(reading.get(feature, "")) if feature in ("mouth", "smile", "eyes", "brows") else ""
+
     def to_dict(self) -> dict:
         """Plain-type view for JSON and tool artifacts."""
         return {
             "question": self.question,
             "text": self.text,
+            "short": self.short,
             "backend": self.backend,
             "evidence": _plain(self.evidence),
             "in_scope": self.in_scope,
