@@ -7,6 +7,7 @@ needs later (inputs, the explained layer's activations, logits) so "why?" costs 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "fer-mini-xception"
+_TOKENS = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ class EmotionClassifier:
         self._mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
         self._std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
         self._lock = threading.Lock()
+        # Keys this model's results in per-image caches; unlike id(self), never reused by another model.
+        self.cache_token = next(_TOKENS)
 
     @property
     def name(self) -> str:
@@ -217,7 +221,7 @@ class EmotionClassifier:
 
     def forward_faces(self, record: ImageRecord) -> list[FaceForward]:
         """The forward pass for every face of an image, computed once and cached on the record."""
-        return record.cached(("classify", id(self)), lambda: self._compute(record))
+        return record.cached(("classify", self.cache_token), lambda: self._compute(record))
 
     @property
     def aligns_faces(self) -> bool:

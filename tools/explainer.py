@@ -862,7 +862,7 @@ class Explainer:
             raise InvalidRequestError(
                 f"Cannot contrast '{display_name(target_label)}' with itself; pick another label for versus."
             )
-        key = ("explain", id(self.classifier), target_label, versus_label, method_name, face)
+        key = ("explain", self.classifier.cache_token, target_label, versus_label, method_name, face)
 
         def compute() -> Explanation:
             return self._compute(record, forwards[face], face, target_label, versus_label, method_name)
