@@ -263,12 +263,22 @@ def _emotions(text: str, labels: tuple[str, ...]) -> list[tuple[str, int]]:
     return found
 
 
+_NAMED_METHOD = re.compile(
+    r"\b(?:with|using|use|via)\s+(?:the\s+)?([a-z0-9+_-]{2,30})\s+(?:method|technique)\b", re.I
+)
+
+
 def extract_method(text: str) -> str | None:
-    """The CAM method named in ``text`` ("with grad-cam++" -> ``gradcam++``), or None."""
+    """The CAM method named in ``text`` ("with grad-cam++" -> ``gradcam++``), or None.
+
+    A method the project does not know, named as one ("with the foo method"), comes back as written,
+    so the explain tool answers with the list of methods instead of silently using Grad-CAM.
+    """
     for name, pattern in METHOD_PATTERNS:
         if pattern.search(text):
             return name
-    return None
+    named = _NAMED_METHOD.search(text)
+    return named.group(1).lower() if named else None
 
 
 def _face_ref(text: str) -> int | str | None:

@@ -134,8 +134,11 @@ def test_refusal_and_bad_requests(session: ChatSession) -> None:
     assert reply.tool_calls == [] and "can't" in reply.text
     reply = session.send("heatmap for face 4")
     assert reply.tool_calls == [] and "only 1 face" in reply.text
-    reply = session.send("explain with the bogus-cam method for contempt")
+    reply = session.send("explain the prediction for contempt")
     assert reply.tool_calls == ["explain_prediction"] and reply.error and "contempt" in reply.error.lower()
+    reply = session.send("explain with the bogus-cam method")
+    assert reply.tool_calls == ["explain_prediction"] and reply.error and "bogus-cam" in reply.error.lower()
+    assert "gradcam++" in reply.text  # the known methods are listed
 
 
 # --- several photos and faces ------------------------------------------------------------------------
