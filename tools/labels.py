@@ -51,18 +51,9 @@ RAFDB_COMPOUND11: tuple[str, ...] = (
 # RAF-CE's own class order (as numbered 0-13 in its RAFCE_emolabel.txt): the eleven RAF-DB pairs
 # with fearfully disgusted inserted after fearfully surprised, then happily fearful and happily sad.
 RAFCE_COMPOUND14: tuple[str, ...] = (
-    "happily_surprised",
-    "happily_disgusted",
-    "sadly_fearful",
-    "sadly_angry",
-    "sadly_surprised",
-    "sadly_disgusted",
-    "fearfully_angry",
-    "fearfully_surprised",
+    *RAFDB_COMPOUND11[:8],
     "fearfully_disgusted",
-    "angrily_surprised",
-    "angrily_disgusted",
-    "disgustedly_surprised",
+    *RAFDB_COMPOUND11[8:],
     "happily_fearful",
     "happily_sad",
 )
