@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
 import skimage.data
+import torch
 from PIL import Image
 
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -53,3 +55,13 @@ def astronaut_face_crop(astronaut: np.ndarray) -> np.ndarray:
 
     face = detect_faces(astronaut)[0]
     return align_face(astronaut, face, 100, margin=0.1).image
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread for a module: on a busy 2-core machine, OpenMP teams of 2 per Python
+    thread spin against each other and make every call 10-50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -7,7 +7,6 @@ import json
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,14 +38,7 @@ from tools.models.spec import ModelSpec
 LIBRARY_METHODS = ("scorecam", "ablationcam", "fullgrad")  # run pytorch-grad-cam's own classes
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One intra-op thread: on a busy 2-core machine, OpenMP teams of 2 per Python thread (8 in the
-    thread test) spin against each other and make every call 10-50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import io
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import torch
 from PIL import Image
 from skimage import data
 
-from tools.analysis import AnalysisCache, ImageRecord
+from benchmarks import bench_explain
+from tools.analysis import ImageRecord
 from tools.classifier import EmotionClassifier
 from tools.explainer import (
     METHODS,
@@ -31,19 +31,11 @@ from tools.explainer import (
     cam_heatmap,
     gradcam_from_gradients,
 )
-from tools.labels import BASIC7
-from tools.models.resnet import ResNet18
-from tools.models.spec import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +45,7 @@ def default_classifier() -> EmotionClassifier:
 
 @pytest.fixture(scope="module")
 def resnet_classifier() -> EmotionClassifier:
-    torch.manual_seed(0)
-    spec = ModelSpec(
-        name="test-resnet18-112",
-        arch="resnet18",
-        labels=list(BASIC7),
-        label_set="basic7",
-        input_size=112,
-        target_layer="layer3",
-    )
-    return EmotionClassifier(ResNet18(spec.num_classes).eval(), spec, device="cpu", cache=AnalysisCache())
+    return bench_explain.resnet_classifier()  # the very model the explain benchmark times
 
 
 def _library_gradcam(activation: torch.Tensor, grads: torch.Tensor, inputs: torch.Tensor) -> np.ndarray:
