@@ -147,8 +147,9 @@ CASES: list[Case] = [
     Case("a cat", skimage.data.chelsea, NoFaceError),
     Case("black image", lambda: np.zeros((300, 300, 3), np.uint8), NoFaceError),
     Case("crowd of faces", _crowd, ("faces", 10)),
-    Case("face on its side (extreme pose)", _profile_like, NoFaceError),
-    Case("upside-down face", lambda: np.ascontiguousarray(_astronaut()[::-1]), NoFaceError),
+    # RetinaFace finds faces at any roll and the 5-point alignment turns them upright.
+    Case("face on its side (extreme pose)", _profile_like, ("ok", "happy")),
+    Case("upside-down face", lambda: np.ascontiguousarray(_astronaut()[::-1]), ("ok", "happy")),
     Case(
         "tilted face (45 degrees)",
         lambda: cv2.warpAffine(_astronaut(), cv2.getRotationMatrix2D((256, 256), 45, 1), (512, 512)),

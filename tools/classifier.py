@@ -51,7 +51,8 @@ class Prediction:
         confidence: its probability.
         probs: every class's probability, in the model's label order; they sum to 1.
         box: (x0, y0, x1, y1) of the face in the original image.
-        landmarks: the 68 (x, y) landmarks in the original image.
+        face: the detected face (box, detector score, five points; ``landmarks`` gives its 68
+            points, fitted on first use).
         model: the model's name.
         compound: the compound-emotion reading (native for compound models, derived otherwise).
         face_index: rank of the face in the image (0 = most prominent).
@@ -62,11 +63,16 @@ class Prediction:
     confidence: float
     probs: dict[str, float]
     box: tuple[int, int, int, int]
-    landmarks: np.ndarray = field(repr=False)
+    face: Face = field(repr=False, compare=False)
     model: str = DEFAULT_MODEL
     compound: CompoundReading | None = None
     face_index: int = 0
     detection_score: float = float("nan")
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        """The 68 (x, y) landmarks in the original image (fitted on first use)."""
+        return self.face.landmarks
 
     def ranked(self) -> list[tuple[str, float]]:
         """(label, probability) pairs, most probable first."""
@@ -191,8 +197,7 @@ class EmotionClassifier:
             crop = cv2.resize(
                 rgb, (size, size), interpolation=cv2.INTER_AREA if size < min(h, w) else cv2.INTER_LINEAR
             )
-            points = face.landmarks.astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
-            return AlignedFace(np.ascontiguousarray(crop), matrix, points.astype(np.float32))
+            return AlignedFace(np.ascontiguousarray(crop), matrix, face=face)
         return align_face(
             rgb,
             face,
@@ -266,7 +271,7 @@ class EmotionClassifier:
             confidence=probs[label],
             probs=probs,
             box=forward.face.box,
-            landmarks=forward.face.landmarks,
+            face=forward.face,
             model=self.spec.name,
             compound=compound,
             face_index=index,
