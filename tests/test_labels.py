@@ -79,6 +79,23 @@ def test_native_compound_is_not_derived():
     assert not reading.derived and reading.components == ("sad", "angry")
 
 
+@pytest.mark.parametrize(
+    ("probs", "expected"),
+    [
+        ({"happy": 0.50, "sad": 0.16, "neutral": 0.34}, None),  # the weak evidence of the issue
+        ({"happy": 0.55, "surprise": 0.2, "neutral": 0.25}, None),  # second part under 0.25
+        ({"happy": 0.33, "surprise": 0.26, "neutral": 0.30, "sad": 0.11}, None),  # the pair under 0.6
+        ({"happy": 0.55, "surprise": 0.35, "neutral": 0.10}, "happily_surprised"),
+        ({"angry": 0.45, "disgust": 0.40, "neutral": 0.15}, "angrily_disgusted"),
+    ],
+)
+def test_compound_needs_two_real_parts(probs: dict, expected: str | None):
+    reading = derive_compound(dict.fromkeys(BASIC7, 0.0) | probs)
+    assert reading.label == expected
+    if expected is None:
+        assert reading.components == (max(probs, key=lambda k: probs[k] if k != "neutral" else -1),)
+
+
 def test_neutral_face_has_no_compound():
     probs = dict.fromkeys(BASIC7, 0.0) | {"neutral": 0.9, "happy": 0.05, "sad": 0.05}
     reading = derive_compound(probs)

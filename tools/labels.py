@@ -28,6 +28,9 @@ __all__ = [
     "COMPOUND_PARTS",
     "CompoundReading",
     "derive_compound",
+    "COMPOUND_MIN_SECONDARY",
+    "COMPOUND_MIN_SHARE",
+    "COMPOUND_MIN_PAIR",
     "native_compound",
     "normalize_label",
     "display_name",
@@ -192,18 +195,36 @@ def native_compound(label: str, probability: float) -> CompoundReading:
     return CompoundReading(label, parts, False, label in COMPOUND_PARTS, float(probability))
 
 
-def derive_compound(probs: dict[str, float], min_share: float = 0.2) -> CompoundReading:
-    """Combines the two strongest non-neutral basic emotions into a compound reading.
+# The two-part rule of derived compound readings: a basic-emotion model's scores name a compound
+# only when both parts carry real weight. The second emotion needs at least
+# ``COMPOUND_MIN_SECONDARY`` of the probability and ``COMPOUND_MIN_SHARE`` of the top pair, and the
+# pair together ``COMPOUND_MIN_PAIR``; a mostly neutral face has none. So happy 0.50 + sad 0.16 is
+# "happy" (sad too weak), happy 0.55 + surprise 0.35 is "happily surprised".
+COMPOUND_MIN_SECONDARY = 0.25
+COMPOUND_MIN_SHARE = 0.3
+COMPOUND_MIN_PAIR = 0.6
 
-    The secondary emotion counts when it holds at least ``min_share`` of the pair's combined
-    probability; otherwise the face shows one emotion and ``label`` is None. The pair is named the
-    RAF-DB way, dominant emotion as the adverb: happy 0.6 + surprise 0.3 -> ``happily_surprised``.
+
+def derive_compound(
+    probs: dict[str, float],
+    min_share: float = COMPOUND_MIN_SHARE,
+    min_secondary: float = COMPOUND_MIN_SECONDARY,
+    min_pair: float = COMPOUND_MIN_PAIR,
+) -> CompoundReading:
+    """Combines the two strongest non-neutral basic emotions into a compound reading (two-part rule).
+
+    Both parts must carry real weight: the secondary emotion holds at least ``min_secondary`` of the
+    probability and ``min_share`` of the pair's combined probability, and the pair together at
+    least ``min_pair``; otherwise the face shows one emotion and ``label`` is None. The pair is named
+    the RAF-DB way, dominant emotion as the adverb: happy 0.6 + surprise 0.3 -> ``happily_surprised``.
     Where RAF-CE names the same pair in the other order (it has ``sadly_fearful`` but not
     ``fearfully_sad``), that official name is used.
 
     Args:
         probs: basic-emotion probabilities keyed by the labels of ``BASIC7``.
         min_share: the secondary emotion's minimum share of the top pair.
+        min_secondary: the secondary emotion's minimum probability.
+        min_pair: the minimum probability of the two together.
 
     Returns:
         A ``CompoundReading`` with ``derived=True``.
@@ -216,7 +237,7 @@ def derive_compound(probs: dict[str, float], min_share: float = 0.2) -> Compound
         return CompoundReading(None, tuple(lbl for _, lbl in ranked), True, False, 0.0)
     (p1, first), (p2, second) = ranked[0], ranked[1]
     share = p2 / (p1 + p2) if p1 + p2 > 0 else 0.0
-    if share < min_share:
+    if share < min_share or p2 < min_secondary or p1 + p2 < min_pair:
         return CompoundReading(None, (first,), True, False, round(share, 4))
     name = f"{_ADVERB[first]}_{_ADJECTIVE[second]}"
     swapped = f"{_ADVERB[second]}_{_ADJECTIVE[first]}"
