@@ -24,6 +24,7 @@ from PIL import Image
 from tools.errors import FaceAgentError, InvalidRequestError
 from tools.images import MAX_BYTES, load_image
 from tools.labels import display_name
+from tools.models.builtin import BUILTIN_MODELS
 
 __all__ = [
     "AppSettings",
@@ -88,7 +89,7 @@ class AppSettings:
         chat_model: model name for Ollama / an OpenAI-compatible server.
         base_url: server address for Ollama / an OpenAI-compatible server.
         api_key: key for an OpenAI-compatible server (kept in memory only).
-        classifier: None for the default model, else a checkpoint folder.
+        classifier: None for the default model, else a built-in model's name or a checkpoint folder.
         method: CAM method used when the request does not name one.
         qa_backend: ``geometry`` or ``blip``.
     """
@@ -154,7 +155,9 @@ def _chat_settings() -> dict[str, str]:
 
 
 def _classifier_setting() -> str | None:
-    found = {str(p.relative_to(ROOT)): str(p) for p in find_checkpoints()}
+    # The default, every shipped model by name, then the checkpoints found on disk.
+    builtin = {f"{name}: {about}": name for name, about in BUILTIN_MODELS.items()}
+    found = {**builtin, **{str(p.relative_to(ROOT)): str(p) for p in find_checkpoints()}}
     choice = st.selectbox("Classifier", [DEFAULT_CLASSIFIER, *found, OTHER_PATH], key="set_classifier")
     if choice == OTHER_PATH:
         path = st.text_input("Checkpoint folder", "", key="set_classifier_path").strip()

@@ -26,7 +26,12 @@ def _parser() -> argparse.ArgumentParser:
         "'openai:gpt-4o-mini', or an OpenAI-compatible server URL",
     )
     parser.add_argument("--base-url", default=None, help="provider address (llama.cpp, vLLM, remote Ollama)")
-    parser.add_argument("--classifier", default=None, help="emotion model: 'default' or a checkpoint folder")
+    parser.add_argument(
+        "--classifier",
+        default=None,
+        help="emotion model: 'default', a built-in one (fer-mini-xception, faceapi-expression) "
+        "or a checkpoint folder",
+    )
     parser.add_argument(
         "--send-images", action="store_true", help="let a configured chat model see the photo"
     )

