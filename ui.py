@@ -63,7 +63,7 @@ EXAMPLE_PROMPTS = (
 )
 OFFLINE, OLLAMA, OPENAI = "Offline planner", "Ollama", "OpenAI-compatible"
 FROM_ENV = "From FACE_AGENT_CHAT_MODEL"
-DEFAULT_CLASSIFIER = "Default (FER-2013 mini-Xception)"
+DEFAULT_CLASSIFIER = "Default (face-api.js FaceExpressionNet)"
 OTHER_PATH = "Another folder…"
 GEOMETRY, BLIP = "Geometry (landmarks)", "BLIP-VQA"
 GUIDANCE = (

@@ -13,7 +13,7 @@ from tests.conftest import GRACE_HOPPER, png_bytes
 from tools import classify
 from tools.classifier import EmotionClassifier
 from tools.errors import InvalidImageError, ModelUnavailableError, NoFaceError
-from tools.labels import FER2013, RAFCE_COMPOUND14
+from tools.labels import FACEAPI7, RAFCE_COMPOUND14
 from tools.models.checkpoint import CARD, WEIGHTS, load_checkpoint, save_checkpoint
 from tools.models.factory import build_model
 from tools.models.spec import ModelSpec
@@ -39,9 +39,9 @@ def test_astronaut_is_happy(astronaut):
     assert len(preds) == 1
     p = preds[0]
     assert p.label == "happy" and p.confidence >= 0.9
-    assert list(p.probs) == list(FER2013)
+    assert list(p.probs) == list(FACEAPI7)
     assert sum(p.probs.values()) == pytest.approx(1.0, abs=1e-5)
-    assert p.model == "fer-mini-xception"
+    assert p.model == "faceapi-expression"
     assert p.compound is not None and p.compound.derived
     assert p.landmarks.shape == (68, 2)
     assert p.runner_up[0] != "happy"

@@ -35,7 +35,7 @@ def test_classify_json_parses(tmp_path, astronaut, grace_hopper, capsys):
     by_name = {r["path"].rsplit("/", 1)[-1]: r for r in data["results"]}
     assert by_name["astronaut.png"]["faces"][0]["label"] == "happy"
     assert by_name["notes.jpg"]["error"]["type"] == "InvalidImageError"
-    assert data["model"] == "fer-mini-xception"
+    assert data["model"] == "faceapi-expression"
 
 
 def test_nothing_readable_exits_nonzero(tmp_path, capsys):

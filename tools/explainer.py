@@ -464,11 +464,23 @@ class Faithfulness:
     hot: float
     random: float
     fraction: float
+    scale: str = "probability"
 
     @property
     def score(self) -> float:
-        """Drop when the hottest region is removed minus the mean drop for random ones."""
-        return (self.base - self.hot) - (self.base - self.random)
+        """Drop when the hottest region is removed minus the mean drop for random ones.
+
+        On the ``log-odds`` scale (used when the probability is saturated) the drops are divided by
+        the intact face's log-odds: the share of the evidence that removing the region takes away.
+        """
+        drop = (self.base - self.hot) - (self.base - self.random)
+        return drop / max(abs(self.base), 1e-6) if self.scale == "log-odds" else drop
+
+
+# A probability this close to 1 hides what removal does: at p = 0.9999 a face can lose half its
+# evidence and still read 1.00. Then the test is read in log-odds (``SATURATED_MOVE`` bounds how
+# far the probabilities must stay put for that).
+SATURATED_P, SATURATED_MOVE = 0.97, 0.03
 
 
 def _top_mask(values: np.ndarray, fraction: float) -> np.ndarray:
@@ -487,6 +499,7 @@ def faithfulness(
     target: int,
     versus: int | None = None,
     base_probs: np.ndarray | None = None,
+    base_logits: np.ndarray | None = None,
     fraction: float = HOT_FRACTION,
     draws: int = RANDOM_DRAWS,
     seed: int = 0,
@@ -507,6 +520,7 @@ def faithfulness(
         target: index of the class explained.
         versus: index of the contrast class, or None.
         base_probs: the intact face's probabilities when already known (else computed too).
+        base_logits: the intact face's logits, with ``base_probs``.
         fraction: share of the face (of the grid cells) to remove.
         draws: number of random regions.
         seed: random seed (the figure is deterministic).
@@ -526,33 +540,60 @@ def faithfulness(
     fill = act.mean(dim=(2, 3), keepdim=True)
     removed = torch.from_numpy(np.stack(masks)[:, None]).to(act.device)
     batch = torch.where(removed, fill, act)
-    if base_probs is None:
+    if base_probs is None or base_logits is None:
         batch = torch.cat([act, batch])
     with torch.no_grad():
-        probs = torch.softmax(head(batch).float(), dim=1).cpu().numpy()
-    if base_probs is None:
+        logits = head(batch).float()
+    probs = torch.softmax(logits, dim=1).cpu().numpy()
+    logits_np = logits.cpu().numpy().astype(np.float64)
+    if base_probs is None or base_logits is None:
         base_probs, probs = probs[0], probs[1:]
+        base_logits, logits_np = logits_np[0], logits_np[1:]
 
     def score(p: np.ndarray) -> float:
         return float(p[target] - (p[versus] if versus is not None else 0.0))
 
-    return Faithfulness(
+    result = Faithfulness(
         base=score(base_probs),
         hot=score(probs[0]),
         random=float(np.mean([score(p) for p in probs[1:]])),
         fraction=fraction,
     )
+    moves = max(abs(result.hot - result.base), abs(result.random - result.base))
+    if versus is None and result.base >= SATURATED_P and moves < SATURATED_MOVE:
+
+        def log_odds(z: np.ndarray) -> float:
+            others = np.delete(np.asarray(z, np.float64), target)
+            top = others.max()
+            return float(z[target] - (top + np.log(np.exp(others - top).sum())))
+
+        result = Faithfulness(
+            base=log_odds(base_logits),
+            hot=log_odds(logits_np[0]),
+            random=float(np.mean([log_odds(z) for z in logits_np[1:]])),
+            fraction=fraction,
+            scale="log-odds",
+        )
+    return result
 
 
 def _faithfulness_words(f: Faithfulness, target: str, versus: str | None) -> str:
     what = f"p({target})" if versus is None else f"p({target}) - p({versus})"
     pct = f"{round(100 * f.fraction)}%"
-    facts = (
-        f"removing what the network sees in the hottest {pct} of the face changes {what} by "
-        f"{f.hot - f.base:+.2f} ({f.base:.2f} -> {f.hot:.2f}); removing a random {pct} changes it by "
-        f"{f.random - f.base:+.2f} on average"
-    )
-    if versus is None and f.base < 0.05:
+    if f.scale == "log-odds":
+        share = lambda v: 100 * (f.base - v) / max(abs(f.base), 1e-6)  # noqa: E731
+        facts = (
+            f"{what} is saturated near 1, so the test reads its log-odds ({f.base:.1f}): removing what "
+            f"the network sees in the hottest {pct} of the face lowers them by {share(f.hot):.0f}%; "
+            f"removing a random {pct}, by {share(f.random):.0f}% on average"
+        )
+    else:
+        facts = (
+            f"removing what the network sees in the hottest {pct} of the face changes {what} by "
+            f"{f.hot - f.base:+.2f} ({f.base:.2f} -> {f.hot:.2f}); removing a random {pct} changes it by "
+            f"{f.random - f.base:+.2f} on average"
+        )
+    if versus is None and f.scale == "probability" and f.base < 0.05:
         return (
             f"inconclusive: {what} is only {f.base:.2f}, so removing evidence cannot lower it much ({facts})."
         )
@@ -885,7 +926,15 @@ class Explainer:
         ahead = _render_in_background(forward.aligned.image, heat) if self.render_ahead else None
         shares = region_shares(heat, forward.aligned.landmarks)
         head = partial(self.classifier.model.forward_from, name=self.classifier.spec.target_layer)
-        trust = faithfulness(head, forward.activation.contiguous(), heat, t, v, base_probs=forward.probs)
+        trust = faithfulness(
+            head,
+            forward.activation.contiguous(),
+            heat,
+            t,
+            v,
+            base_probs=forward.probs,
+            base_logits=forward.logits.float().cpu().numpy(),
+        )
         prediction = self.classifier.predict(record)[face]
         layer = FULL_GRAD_LAYER if method == "fullgrad" else self.classifier.spec.target_layer
         explanation = Explanation(
