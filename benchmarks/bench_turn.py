@@ -3,7 +3,7 @@
     python -m benchmarks.bench_turn [--reps 15]
 
 The turn: ``ChatSession("offline").send(QUESTION, image=photo)`` with the offline defaults (the
-mini-Xception classifier, native Grad-CAM, the geometry answerer), in one conversation that is
+default classifier, native Grad-CAM, the geometry answerer), in one conversation that is
 already warm (models loaded, two turns done). Every rep uploads a NEW photo, the realistic case: a
 512 px JPEG of the astronaut with its brightness shifted a little, so each is decoded, detected,
 aligned, classified, explained (heatmap PNG included) and asked about afresh. The conversation
@@ -12,10 +12,11 @@ grows by one turn per rep, as it would in the app.
 The floor, measured in the same run on the same photo, between the turns (so machine load hits
 both alike), is the sum of the model passes the answer needs:
 
-- HOG face detection on the detection copy (``tools.faces`` detects on a copy of at most
-  ``DETECT_SIDE`` px; the 512 px photo is used as is);
-- the 68-landmark regression for the face found;
-- the classifier's forward pass on the aligned 64 px crop;
+- face detection on the detection copy (``tools.faces`` detects on a copy of at most
+  ``DETECT_SIDE`` px; the 512 px photo is used as is): the RetinaFace network and its decoding
+  (or HOG with ``FACE_AGENT_DETECTOR=hog``);
+- the 68-landmark regression for the face found (the mouth question needs it);
+- the classifier's forward pass on the aligned crop;
 - Grad-CAM's gradient: the stages after the explained layer run again with autograd and
   back-propagate once (the classification pass ran under ``inference_mode`` and cannot be
   differentiated; restarting from its cached activation is the least an exact gradient costs);
@@ -67,19 +68,26 @@ def _floor_once(classifier, photo: bytes) -> dict[str, float]:
     from tools import faces as faces_module
     from tools.images import load_image
 
-    detector = faces_module._default_detector()
+    detector = faces_module.default_detector()
     rgb = load_image(photo)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     scale = min(1.0, faces_module.DETECT_SIDE / max(h, w))
-    small = gray if scale == 1 else cv2.resize(gray, (round(w * scale), round(h * scale)), cv2.INTER_AREA)
     parts: dict[str, float] = {}
-    found: list = []
-    parts["detect"] = timed(lambda: found.extend(detector._detect(small, 0)))[0]
-    box = tuple(v / scale for v in found[0][0])
-    points: list = []
-    parts["landmarks"] = timed(lambda: points.append(detector.landmarks(gray, box)))[0]
-    face = faces_module.Face(tuple(int(round(v)) for v in box), found[0][1], points[0])
+    if isinstance(detector, faces_module.RetinaFaceDetector):
+        # The network on the detection copy with its decoding; then the lazy 68-point fit.
+        parts["detect"] = timed(lambda: detector._pass(rgb, scale))[0]
+        face = detector.detect(rgb)[0]
+        fit = faces_module._lazy_landmarks(gray, face.points5())
+        parts["landmarks"] = timed(fit)[0]
+    else:
+        small = gray if scale == 1 else cv2.resize(gray, (round(w * scale), round(h * scale)), cv2.INTER_AREA)
+        found: list = []
+        parts["detect"] = timed(lambda: found.extend(detector._detect(small, 0)))[0]
+        box = tuple(v / scale for v in found[0][0])
+        points: list = []
+        parts["landmarks"] = timed(lambda: points.append(detector.landmarks(gray, box)))[0]
+        face = faces_module.Face(tuple(int(round(v)) for v in box), found[0][1], points[0])
     inputs = classifier.to_input([classifier.align(rgb, face).image])
     out: list = []
     parts["forward"] = timed(lambda: out.extend(classifier._forward(inputs)))[0]

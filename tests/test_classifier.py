@@ -100,6 +100,30 @@ def test_predict_many_reports_errors_per_image(astronaut, coffee):
     assert items[0].predictions[0].probs == pytest.approx(single.probs, abs=1e-5)
 
 
+def test_predict_many_workers_give_the_same_results_in_order(astronaut, coffee):
+    from benchmarks.photos import group_photo
+
+    classifier = EmotionClassifier.load()
+    group = group_photo()[0]
+    inputs = [
+        astronaut,
+        b"garbage",
+        group,
+        coffee,
+        GRACE_HOPPER,
+        np.ascontiguousarray(astronaut[:, ::-1]),
+    ] * 3
+    one = classifier.predict_many(inputs, batch_size=4, workers=1)
+    two = classifier.predict_many(inputs, batch_size=4, workers=2)
+    assert len(one) == len(two) == len(inputs)
+    for a, b in zip(one, two):
+        assert type(a.error) is type(b.error)
+        assert [p.box for p in a.predictions] == [p.box for p in b.predictions]
+        for pa, pb in zip(a.predictions, b.predictions):
+            assert pa.probs == pytest.approx(pb.probs, abs=1e-5)
+    assert len(one[2].predictions) >= 8  # every person of the group photo, each classified
+
+
 def test_resnet_checkpoint_loads_and_predicts_14_classes(resnet_checkpoint, astronaut):
     classifier = EmotionClassifier.load(resnet_checkpoint, device="cpu")
     assert classifier.labels == list(RAFCE_COMPOUND14)
