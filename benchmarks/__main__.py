@@ -79,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _section("4. (classify + explain) / classify")
     explain_text = _subprocess("benchmarks.bench_explain", ["--reps", str(reps_explain)])
-    explain_ratio = _number(
-        r"fer-mini-xception ([0-9.]+)", explain_text.splitlines()[-1] if explain_text else ""
-    )
+    explain_ratio = _number(r"default ([0-9.]+)", explain_text.splitlines()[-1] if explain_text else "")
 
     _section("5. BLIP follow-up / first question")
     vqa_text = _subprocess("benchmarks.bench_vqa", ["--repeats", str(reps_vqa)])

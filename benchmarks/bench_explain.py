@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_explain [--reps 20] [--threads N]
 
-For the offline default model (mini-Xception, 64 px, explained at block3 = 8x8) and a ResNet-18 at
+For the offline default model (face-api.js FaceExpressionNet, 112 px, explained at dense3 = 7x7) and a ResNet-18 at
 112 px (random weights, 7 basic labels, explained at layer3 = 7x7: layer4 would be 4x4 at 112 px,
 one cell per quarter face), it prints medians over ``--reps`` runs, the two variants interleaved so
 machine load hits both alike:
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     png = buffer.getvalue()
     print(f"astronaut 512x512 PNG ({len(png) // 1024} KiB), torch threads {torch.get_num_threads()}, CPU")
     ratios = {
-        "fer-mini-xception": bench(EmotionClassifier.load("default", device="cpu"), png, args.reps),
+        "default": bench(EmotionClassifier.load("default", device="cpu"), png, args.reps),
         "resnet18-112": bench(resnet_classifier(), png, args.reps),
     }
     worst = max(ratios.values())
