@@ -321,10 +321,13 @@ class ChatSession:
         results = collect_results(new)
         finals = [m for m in new if isinstance(m, AIMessage) and not m.tool_calls]
         text = message_text(finals[-1]).strip() if finals else ""
+        # Heatmaps and annotated photos (numbered face boxes), in the order the tools made them.
         images = [
-            r.artifact["overlay_png"]
+            r.artifact[key]
             for r in results
-            if r.ok and r.artifact and isinstance(r.artifact.get("overlay_png"), (bytes, bytearray))
+            if r.ok and r.artifact
+            for key in ("annotated_png", "overlay_png")
+            if isinstance(r.artifact.get(key), (bytes, bytearray))
         ]
         errors = [(r.artifact or {}).get("error") or r.content for r in results if not r.ok]
         return Reply(
