@@ -211,7 +211,9 @@ def classify_emotion(
             preds = [preds[index]]
         elif count > 1:
             # Which person is "face 2": the photo with numbered boxes and their readings.
-            labels = [f"{p['face'] + 1} {display_name(p['label'])} {_percent(p['confidence'])}" for p in preds]
+            labels = [
+                f"{p['face'] + 1} {display_name(p['label'])} {_percent(p['confidence'])}" for p in preds
+            ]
             artifact["annotated_png"] = locate.annotate(record, [p["box"] for p in preds], labels)
         lines = "; ".join(_prediction_text(p) for p in preds)
         content = f"{image_id} ({count} face{'s' if count != 1 else ''}, model {classifier.name}): {lines}."

@@ -149,7 +149,7 @@ class FaceMap:
         return None
 
     def summary(self) -> str:
-        """"3 faces: face 1 in the middle (largest), face 2 on the right, face 3 on the left."."""
+        """ "3 faces: face 1 in the middle (largest), face 2 on the right, face 3 on the left."."""
         if not self.faces:
             return "No face found."
         if len(self.faces) == 1:

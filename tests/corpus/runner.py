@@ -25,7 +25,12 @@ __all__ = ["CorpusRunner", "TurnOutcome", "load", "SPLITS", "FILE_NAMES"]
 
 HERE = Path(__file__).parent
 SPLITS = {"heldout": HERE / "heldout.json", "dev": HERE / "dev.json"}
-FILE_NAMES = {"astronaut": "astronaut.jpg", "grace": "grace_hopper.jpg", "pair": "pair.png", "trio": "group.png"}
+FILE_NAMES = {
+    "astronaut": "astronaut.jpg",
+    "grace": "grace_hopper.jpg",
+    "pair": "pair.png",
+    "trio": "group.png",
+}
 TOOLS = {
     "C": "classify_emotion",
     "E": "explain_prediction",
@@ -55,7 +60,7 @@ class TurnOutcome:
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"[*_`]", "", text)
+    return re.sub(r"\*\*|(?<!\w)\*|\*(?!\w)|`", "", text)
 
 
 def _first_sentence(text: str) -> str:
