@@ -29,6 +29,7 @@ __all__ = [
     "LOCATE",
     "INTENTS",
     "POSITIONS",
+    "WHO_RE",
     "extract_method",
 ]
 
@@ -240,6 +241,11 @@ EVERYONE_RE = _rx(r"""
     | \bthe\s+(?:people|faces)\b
 """)
 ANYONE_RE = _rx(r"\b(?:anyone|anybody|any\s+(?:of\s+them|face|person|one\s+of\s+them)|someone|somebody)\b")
+_SMILE_RE = re.compile(r"\b(smiling|smiles?|grinning|laughing|frowning|frowns?|crying)\b", re.IGNORECASE)
+TOTAL_RE = _rx(r"\b(?:in\s+total|altogether|all\s+together|in\s+all|across\s+(?:all|both|the)|overall)\b")
+WHO_RE = _rx(
+    r"^\W*(?:and\s+|so\s+)?(?:who|which(?:\s+(?:one|person|face|of\s+them|photo|picture))?)(?:\s+is\s+it)?\W*$"
+)
 CORRECTION_RE = _rx(r"""
     ^\W*(?:no|nope|nah|not\s+(?:that|this|her|him)|wrong|i\s+meant|i\s+mean|sorry)\b | \bi\s+meant\b | \bnot\s+that\s+one\b | \bwrong\s+(?:photo|picture|image|face|person|one)\b
 """)
@@ -562,6 +568,13 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
             if intent not in req.intents:
                 req.intents.append(intent)
     req.count = bool(COUNT_RE.search(text))
+    smile_emotion = None
+    smile = _SMILE_RE.search(text)
+    if smile and req.intents == [ASK] and (EVERYONE_RE.search(text) or ANYONE_RE.search(text)):
+        # "is anyone smiling?" asks about the readings of every face: the classifier answers it
+        req.intents, req.questions = [CLASSIFY], []
+        word = smile.group(1).lower()
+        smile_emotion = "angry" if word.startswith("frown") else "sad" if word == "crying" else "happy"
     req.report = bool(REPORT_RE.search(text))
     if req.report:
         extra = [i for i in req.intents if i not in (CLASSIFY, EXPLAIN, DESCRIBE, LOCATE)]
@@ -575,6 +588,8 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
     req.comparative = _comparative(text, labels)
     if req.comparative is None and plain:
         req.target = plain[0]
+    if smile_emotion and not req.emotions:
+        req.emotions, req.target = [_label(smile_emotion, labels)], _label(smile_emotion, labels)
     if req.comparative and req.comparative not in req.emotions:
         req.emotions.append(req.comparative)
     req.method = extract_method(text)
@@ -609,6 +624,8 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
     req.emotion_only = req.intents == [CLASSIFY] and all(
         _emotion_word_only(c) for c in parts if _clause_intents(c) == [CLASSIFY]
     )
+    if req.count and req.image is None and TOTAL_RE.search(text):
+        req.image = "all"  # "how many people altogether?": every photo
     if req.compare and req.image is None:
         req.image = "all"
     wants_reading = req.compare or req.shape in ("rank", "word") or req.everyone or req.anyone

@@ -60,7 +60,8 @@ _LABELS = re.compile(
     r"\b(?:which|what)\s+(?:emotions|labels|classes|expressions|categories)\s+(?:can|could|does|do|will)\s+"
     r"(?:the\s+|your\s+|this\s+)?(?:model|classifier|network|you|it|app|system)\s+(?:predict|recogni[sz]e|detect|know|"
     r"tell\s+apart|read|classify|distinguish|output|handle)|\bbasic\s+emotions\b|"
-    r"\blist\s+(?:the\s+|all\s+(?:the\s+)?)?(?:emotions|labels|classes)\b|\bwhat\s+(?:labels|classes)\b",
+    r"\blist\s+(?:the\s+|all\s+(?:the\s+)?)?(?:emotions|labels|classes)\b|\bwhat\s+(?:labels|classes)\b|"
+    r"\b(?:labels|classes|categories|emotion\s+names)\s+mean\b",
     re.IGNORECASE,
 )
 _COMPOUND = re.compile(r"\bcompound\b", re.IGNORECASE)

@@ -37,6 +37,7 @@ from agent.intents import (
     EXPLAIN,
     LOCATE,
     POSITIONS,
+    WHO_RE,
     Request,
     understand,
 )
@@ -302,6 +303,8 @@ def _resolve_images(req: Request, conv: Conversation, plan: Plan) -> list[str] |
         return [max(candidates, key=lambda i: scores[i].get(emotion, 0.0))]
     if req.generic_one is not None and len(ids) > 1:
         return _resolve_ref(req.generic_one, ids, default, conv, plan, req)
+    if req.image == "all" and req.count:
+        return ids  # "how many faces altogether?"
     if req.image == "all" or (req.everyone and len(ids) > 1 and not _faces_named(req)):
         if len(ids) > 1 and not _about_faces(req, conv, default):
             return ids
@@ -440,6 +443,8 @@ def plan_turn(
     plan = Plan(req)
     if not req.intents and not req.knowledge and _GO_ON_RE.match(text):
         req.intents = _go_on(history[:-1])
+    if not req.intents and WHO_RE.match(text):
+        _who(req, history[:-1], labels)
     if attached:
         conv.focus, conv.face = [attached[-1]], 1
     available = set(TOOL_NAMES if tools is None else tools)
@@ -567,6 +572,21 @@ def _go_on(history: Sequence[BaseMessage]) -> list[str]:
     if topic:
         return [CLASSIFY]
     return []
+
+
+def _who(req: Request, history: Sequence[BaseMessage], labels: Sequence[str] | None) -> None:
+    """ "Who?" / "which one?" after "is anyone smiling?": the face (or photo) that reads it most."""
+    previous = [m for m in history if isinstance(m, HumanMessage)]
+    if not previous:
+        return
+    before = understand(
+        ATTACHMENT_RE.sub("", message_text(previous[-1])).strip(), tuple(labels) if labels else None
+    )
+    emotion = before.comparative or before.target or (before.emotions[0] if before.emotions else None)
+    if emotion:
+        req.intents, req.shape, req.comparative, req.compare = [CLASSIFY], "rank", emotion, True
+        req.emotions = [emotion]
+        req.image = req.image or "all"
 
 
 def _covered(call: Call, ran: Sequence[Call]) -> bool:
