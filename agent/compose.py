@@ -267,7 +267,7 @@ def _lead(
         top = max(readings, key=lambda x: x.p(emotion))
         return (
             f"No — no face reads **{display_name(emotion)}**; the highest {display_name(emotion)} score is "
-            f"{_pct(top.p(emotion))} ({top.who(names, many_images, capital=False)})."
+            f"{_pct(top.p(emotion))}, for {top.who(names, many_images, capital=False)}."
         )
     if many_images and len({x.image_id for x in readings}) > 1:
         firsts = {}
@@ -275,7 +275,7 @@ def _lead(
             firsts.setdefault(x.image_id, x)
         labels = {x.pred["label"] for x in firsts.values()}
         parts = ", ".join(
-            f"{_name(i, names, True)}{' (its most prominent face)' if x.many_faces else ''} reads "
+            f"{'the most prominent face of ' if x.many_faces else ''}{_name(i, names, True)} reads "
             f"**{display_name(x.pred['label'])}** ({_pct(x.pred['confidence'])})"
             for i, x in firsts.items()
         )
@@ -309,7 +309,7 @@ def _table(readings: list[_Reading]) -> str:
     return "\n".join(rows)
 
 
-def _group_text(readings: list[_Reading], prefix: str, annotated: bool) -> str:
+def _group_text(readings: list[_Reading], prefix: str, annotated: bool, said_none: bool = False) -> str:
     head = ", ".join(
         f"face {x.number}{f' ({x.where})' if x.where else ''} **{display_name(x.pred['label'])}**"
         for x in readings
@@ -317,6 +317,8 @@ def _group_text(readings: list[_Reading], prefix: str, annotated: bool) -> str:
     note = ", numbered on the attached photo" if annotated else ""
     text = f"{prefix}**{len(readings)} faces**{note}: {head}.\n\n{_table(readings)}"
     compound = _compound_once(readings)
+    if said_none and compound.startswith("Compound readings: none"):
+        compound = ""
     return text + (f"\n\n{compound}" if compound else "")
 
 
@@ -332,7 +334,11 @@ def _classify_text(
 ) -> str:
     mine = [x for x in readings if x.image_id == artifact.get("image_id")]
     if len(mine) > 1:
-        return _group_text(mine, prefix, bool(artifact.get("annotated_png")))
+        if led and not many_images:
+            return ""  # the answer (ranking, yes/no) already gives each face's figure: no list again
+        text = _group_text(mine, prefix, bool(artifact.get("annotated_png")), "none" in said)
+        said.add("none")
+        return text
     lines = []
     for x in mine:
         pred = x.pred
@@ -343,8 +349,9 @@ def _classify_text(
             line += f"; runner-up: {display_name(ranked[1][0])} ({_pct(ranked[1][1])})"
         line += "."
         compound = _compound_sentence(pred.get("compound"))
-        if compound and compound not in said:
-            said.add(compound)
+        key = "none" if (pred.get("compound") or {}).get("label") is None else compound
+        if compound and key not in said:
+            said.add(key)
             line += " " + compound
         asked = [
             e for e in (request.emotions if request else []) if e in pred["probs"] and e != pred["label"]
@@ -384,7 +391,7 @@ def _explain_text(artifact: dict, prefix: str, face_words: str = "") -> str:
         heat = "the heat has no clear focus"
     p = artifact.get("target_probability")
     prob = f" (the model gives {target} {_pct(p)})" if p is not None else ""
-    text = f"{prefix}{method} for {what} on {face_words or f'face {face}'}{prob}: {heat}."
+    text = f"{prefix}{method} for {what}{prob} on {face_words or f'face {face}'}: {heat}."
     faith = str(artifact.get("faithfulness_text", "")).strip()
     if faith:
         text += " " + faith[:1].upper() + faith[1:] + ("" if faith.endswith(".") else ".")
@@ -404,7 +411,11 @@ def _answer_text(result: ToolResult, prefix: str, echo: bool, face_words: str = 
     else:
         question = str(artifact.get("question") or result.args.get("question", "")).strip()
         body = f"{text} (*{question}*)" if question else text
-    extra = [w for w in (face_words, how if artifact.get("in_scope", True) else None) if w]
+    extra = [
+        w
+        for w in (face_words.replace(" (", ", ").rstrip(")"), how if artifact.get("in_scope", True) else None)
+        if w
+    ]
     if extra:
         body += f" ({'; '.join(extra)})"
     return prefix + body

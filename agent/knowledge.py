@@ -215,6 +215,9 @@ def answer(topic: str, labels: Sequence[str], model_info: Mapping[str, Any] | No
         labels: the classifier's labels.
         model_info: the classifier's model card (name, arch, provenance ...), when known.
     """
+    if model_info is None and topic != "gradcam" and topic != "faithfulness":
+        model_info = default_model_info()  # the session's default model, loaded on first use
+    labels = list((model_info or {}).get("labels") or labels)
     if topic == "model":
         return _model_text(model_info, labels)
     if topic == "labels":

@@ -280,6 +280,9 @@ def _resolve_ref(
 def _resolve_images(req: Request, conv: Conversation, plan: Plan) -> list[str] | None:
     ids = list(conv.images)
     default = [i for i in conv.focus if i in conv.images] or ids[-1:]
+    if len(default) > 1 and (isinstance(req.face, int) or req.face in POSITIONS):
+        # "the person on the left" after comparing photos: the photo where there is a left
+        default = [i for i in default if (conv.count(i) or 0) > 1][:1] or default[-1:]
     chosen: list[str] = []
     for ref in req.image_refs:
         resolved = _resolve_ref(ref, ids, default, conv, plan, req)

@@ -353,6 +353,7 @@ def _model_info(classifier: Any) -> dict[str, Any] | None:
         "channels": spec.channels,
         "label_set": spec.label_set,
         "provenance": dict(spec.provenance or {}),
+        "labels": list(spec.labels),
     }
 
 
