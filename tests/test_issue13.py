@@ -60,7 +60,9 @@ def test_examples_in_the_terminal_chat(tmp_path: Path, capsys: pytest.CaptureFix
     ]
     assert main(["--model", "offline", "--image", pair, *(x for q in questions for x in ("--ask", q))]) == 0
     right, happier = _answers(capsys.readouterr().out)
-    assert "[tools] find_faces, classify_emotion" in right and "the face on the right (face 2)" in right.lower()
+    assert (
+        "[tools] find_faces, classify_emotion" in right and "the face on the right (face 2)" in right.lower()
+    )
     assert "I'm not sure" not in right and re.search(r"^Face \d", happier.split("\n", 1)[1])
     questions = [
         "what's everyone feeling?",
