@@ -44,7 +44,12 @@ CAPABILITIES = (
     'Grad-CAM++ / Score-CAM"): which facial regions drove it, with their shares and a faithfulness check;\n'
     '- **answer questions about the face** ("Is the mouth open?", "Are her eyes closed?", "Describe the '
     'face");\n'
-    '- **compare photos** and pick out faces ("compare the two photos", "what about the second face?").\n'
+    '- **find and count faces** ("How many people are there?"), with a photo of numbered boxes, and talk '
+    'about one of them ("the person on the left", "face 2", "the smiling one");\n'
+    '- **compare photos and faces** ("compare this one with the first photo", "which of the two looks '
+    'happier?", "what is everyone feeling?");\n'
+    '- **explain the product** ("What does happily surprised mean?", "What is Grad-CAM?", "Which model is '
+    'this?").\n'
     "Everything runs on this machine; I cannot read files, run code or browse the web."
 )
 NEED_PHOTO = (
