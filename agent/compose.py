@@ -482,7 +482,8 @@ def compose_answer(
     names = names or {}
     where = where or {}
     chosen = chosen or {}
-    shown = [r for r in results if (r.tool, r.args) not in [(n, a) for n, a in lookups]]
+    hidden = [(n, a) for n, a in lookups]
+    shown = [r for r in results if not (r.ok and (r.tool, r.args) in hidden)]  # a failed look-up is news
     images = list(dict.fromkeys(r.args.get("image_id", "") for r in shown))
     many = len(images) > 1
     readings = _readings(shown, where, chosen)

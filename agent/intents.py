@@ -413,6 +413,10 @@ def _face_ref(text: str) -> int | str | None:
     m = re.search(rf"\b{_PERSON}\s*(?:#|no\.?|number|nr\.?)?\s*(\d+|one|two|three|four|five)\b", low)
     if m:
         return int(m.group(1)) if m.group(1).isdigit() else _ORDINALS[m.group(1)]
+    m = re.search(r"\b(second|third|fourth|2nd|3rd|4th)\s+from\s+(?:the\s+)?(left|right)\b", low)
+    if m:
+        nth = {"2nd": "second", "3rd": "third", "4th": "fourth"}.get(m.group(1), m.group(1))
+        return f"{nth} from {m.group(2)}"
     for pattern in _POSITION_RES:
         m = pattern.search(low)
         if m:

@@ -280,7 +280,7 @@ def _resolve_ref(
 def _resolve_images(req: Request, conv: Conversation, plan: Plan) -> list[str] | None:
     ids = list(conv.images)
     default = [i for i in conv.focus if i in conv.images] or ids[-1:]
-    if len(default) > 1 and (isinstance(req.face, int) or req.face in POSITIONS):
+    if len(default) > 1 and (isinstance(req.face, int) or req.face in POSITIONS or " from " in str(req.face)):
         # "the person on the left" after comparing photos: the photo where there is a left
         default = [i for i in default if (conv.count(i) or 0) > 1][:1] or default[-1:]
     chosen: list[str] = []
@@ -338,7 +338,7 @@ def _about_faces(req: Request, conv: Conversation, default: list[str]) -> bool:
 def _emotion_face(conv: Conversation, image_id: str, emotion: str) -> int | None:
     count = conv.count(image_id)
     probs = conv.probs.get(image_id, {})
-    if count is None or any(i not in probs for i in range(count)):
+    if not count or any(i not in probs for i in range(count)):
         return None
     return max(range(count), key=lambda i: probs[i].get(emotion, 0.0)) + 1
 
@@ -365,7 +365,7 @@ def _resolve_face(req: Request, conv: Conversation, image_id: str, plan: Plan) -
         return 2 if conv.face == 1 else 1
     if ref == "last":
         return count or "find"
-    if ref in POSITIONS:
+    if ref in POSITIONS or (isinstance(ref, str) and " from " in ref):
         found = conv.face_map(image_id)
         if found is None:
             return "find"
@@ -492,12 +492,12 @@ def plan_turn(
         face = _resolve_face(req, conv, image_id, plan)
         if plan.reply:
             return plan
-        if face == "find":
-            lookups.append(("find_faces", {"image_id": image_id}))
-            continue
-        if face == "classify":
-            lookups.append(("classify_emotion", {"image_id": image_id}))
-            continue
+        if face in ("find", "classify"):
+            lookup: Call = ("find_faces" if face == "find" else "classify_emotion", {"image_id": image_id})
+            if lookup not in ran:
+                lookups.append(lookup)
+                continue
+            face = None  # looked up and still unknown (no face, or the look-up failed): the tools will say
         count = conv.count(image_id)
         default_face = face or (conv.face if same_focus else 1)
         if count is not None and default_face > count:

@@ -5,6 +5,7 @@
 - ``pair()``: Grace Hopper on the left, the astronaut on the right (the astronaut's face smaller).
 - ``trio()``: Grace Hopper, the astronaut (the largest face, in the middle) and Grace Hopper
   mirrored, at three heights.
+- ``coffee()``: scikit-image's cup of coffee, no face.
 
 Cached per process: the corpus test and the session tests reuse one decoded copy of each.
 """
@@ -19,7 +20,7 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-__all__ = ["GRACE_HOPPER", "PHOTOS", "astronaut", "grace", "pair", "trio", "photo"]
+__all__ = ["GRACE_HOPPER", "PHOTOS", "astronaut", "coffee", "grace", "pair", "trio", "photo"]
 
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 _ASTRONAUT_FACE = (179, 83, 266, 170)  # where the face is in each source photo, for the tiles
@@ -72,7 +73,13 @@ def trio() -> np.ndarray:
     return canvas
 
 
-PHOTOS = {"astronaut": astronaut, "grace": grace, "pair": pair, "trio": trio}
+@cache
+def coffee() -> np.ndarray:
+    """A cup of coffee: no face."""
+    return skimage.data.coffee()
+
+
+PHOTOS = {"astronaut": astronaut, "grace": grace, "pair": pair, "trio": trio, "coffee": coffee}
 
 
 def photo(name: str) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any
 from agent import AgentSettings, ChatSession, Reply
 from tests.photos import photo
 from tools.analysis import AnalysisCache, ImageRecord
+from tools.errors import NoFaceError
 
 __all__ = ["CorpusRunner", "TurnOutcome", "load", "SPLITS", "FILE_NAMES"]
 
@@ -30,6 +31,7 @@ FILE_NAMES = {
     "grace": "grace_hopper.jpg",
     "pair": "pair.png",
     "trio": "group.png",
+    "coffee": "coffee.png",
 }
 TOOLS = {
     "C": "classify_emotion",
@@ -97,7 +99,13 @@ class CorpusRunner:
         """Face number (from 1) of each position/emotion reference on a photo, computed from the
         detector's boxes and the classifier's scores, independently of the planner."""
         if name not in self._refs:
-            preds = self.classifier.predict(self.record(name))
+            try:
+                preds = self.classifier.predict(self.record(name))
+            except NoFaceError:
+                preds = []
+            if not preds:
+                self._refs[name] = {}
+                return self._refs[name]
             centre_x = [(p.box[0] + p.box[2]) / 2 for p in preds]
             area = [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) for p in preds]
             by_x = sorted(range(len(preds)), key=lambda i: centre_x[i])
