@@ -169,7 +169,7 @@ class _Reading:
             )
             if not (self.many_faces or self.chosen):
                 text = _name(self.image_id, names, True)
-        return text[:1].upper() + text[1:] if capital else text
+        return text[:1].upper() + text[1:] if capital and not re.match(r"img\d", text) else text
 
     def p(self, emotion: str) -> float:
         return float(self.pred["probs"].get(emotion, 0.0))

@@ -6,7 +6,12 @@ other model. Each call looks at the conversation:
 - the last message is the user's: it reads the request (``agent.intents``), resolves references
   against earlier turns ("that", "instead", "the other one", "the second face") and answers with
   tool calls, or directly for help, small talk, refusals and a missing photo;
-- tool results came back: it writes the combined answer from their artifacts (``agent.compose``).
+- tool results came back: when the request named a face it could not place yet ("the person on the
+  right", "the smiling one"), the first call looked the faces up (``find_faces`` or
+  ``classify_emotion``) and it now plans the calls that needed them; otherwise it writes the
+  combined answer from the artifacts (``agent.compose``), shaped like the question;
+- a question about the product itself (a label, Grad-CAM, the model) is answered without tools
+  (``agent.knowledge``).
 
 The photos it may use are the ones the system prompt lists (``agent.prompts``) plus any attachment
 notes in user messages.
@@ -226,7 +231,7 @@ _NOT_NAMES = frozenset(
 )
 
 
-def with_image_ids(text: str, names: Mapping[str, str]) -> str:
+def _with_image_ids(text: str, names: Mapping[str, str]) -> str:
     """The text with photos named by file name, with or without the extension, written as their ids
     ("and for astronaut.jpg?" -> "and for img2?"), so the rules read them like any photo reference
     (and a file name is not mistaken for a request to open a file)."""
@@ -442,7 +447,7 @@ def plan_turn(
     turn = messages[last_human + 1 :] if last_human >= 0 else []
     conv = Conversation.read(history, images)
     conv.absorb(turn)
-    req = understand(with_image_ids(text, conv.images), tuple(labels) if labels else None)
+    req = understand(_with_image_ids(text, conv.images), tuple(labels) if labels else None)
     plan = Plan(req)
     if not req.intents and not req.knowledge and _GO_ON_RE.match(text):
         req.intents = _go_on(history[:-1])
