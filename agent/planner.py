@@ -469,8 +469,8 @@ def plan_turn(
     intents, inherited = _intents_for(req, conv)
     if not intents:
         plan.reply = small_talk_text(req.small_talk or ("unclear" if text else "empty"), bool(conv.images))
-        if attached and not text:
-            intents = [CLASSIFY]  # a photo with no words: say what is on it
+        if attached and req.small_talk in (None, "empty"):
+            intents = [CLASSIFY]  # a photo with no request ("", "here", "upload"): say what is on it
             plan.reply = None
         else:
             return plan
