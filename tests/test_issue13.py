@@ -16,6 +16,7 @@ from PIL import Image
 from agent.__main__ import main
 from tests.conftest import png_bytes
 from tests.photos import photo
+from tools import find_faces
 
 
 def _save(tmp_path: Path, name: str, key: str) -> str:
@@ -60,8 +61,10 @@ def test_examples_in_the_terminal_chat(tmp_path: Path, capsys: pytest.CaptureFix
     ]
     assert main(["--model", "offline", "--image", pair, *(x for q in questions for x in ("--ask", q))]) == 0
     right, happier = _answers(capsys.readouterr().out)
+    number = find_faces(photo("pair")).pick("right").number  # numbers follow the detector's ranking
     assert (
-        "[tools] find_faces, classify_emotion" in right and "the face on the right (face 2)" in right.lower()
+        "[tools] find_faces, classify_emotion" in right
+        and f"the face on the right (face {number})" in right.lower()
     )
     assert "I'm not sure" not in right and re.search(r"^Face \d", happier.split("\n", 1)[1])
     questions = [
@@ -73,8 +76,10 @@ def test_examples_in_the_terminal_chat(tmp_path: Path, capsys: pytest.CaptureFix
     everyone, happiest, far_right = _answers(capsys.readouterr().out)
     assert "| Face | Where |" in everyone and everyone.lower().count("compound reading") == 1
     assert "1 image(s) made" in everyone  # the photo with numbered boxes
-    assert "face 1 (in the middle) looks the happiest" in happiest.lower()
-    assert "the face on the right (face 2)" in far_right.lower() and "| Face |" not in far_right
+    faces = find_faces(photo("trio"))
+    assert f"face {faces.pick('middle').number} (in the middle) looks the happiest" in happiest.lower()
+    assert f"the face on the right (face {faces.pick('right').number})" in far_right.lower()
+    assert "| Face |" not in far_right
 
 
 @pytest.mark.slow
@@ -85,7 +90,10 @@ def test_examples_in_the_app() -> None:
     last = at.chat_message[-1]
     assert last.name == "assistant" and len(last.image) >= 1  # the photo with numbered boxes
     assert "| Face | Where |" in _assistant_text(at)[-1]
+    faces = find_faces(photo("trio"))
     _send(at, "who looks the happiest?")
-    assert _assistant_text(at)[-1].startswith("Face 1 (in the middle) looks the happiest")
+    assert _assistant_text(at)[-1].startswith(
+        f"Face {faces.pick('middle').number} (in the middle) looks the happiest"
+    )
     _send(at, "what is the person on the right feeling?")
-    assert "face 2" in _assistant_text(at)[-1].lower() and not at.exception
+    assert f"face {faces.pick('right').number}" in _assistant_text(at)[-1].lower() and not at.exception
