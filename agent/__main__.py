@@ -1,7 +1,8 @@
 """Terminal chat about a photo: ``python -m agent --image face.jpg [--ask "..."] [--model ...]``.
 
 Without ``--ask`` it reads questions line by line until an empty line, ``quit`` or end of input.
-Heatmaps stay in memory unless ``--save-heatmaps DIR`` asks for them to be written.
+Heatmaps and photos annotated with numbered faces stay in memory unless ``--save-heatmaps DIR`` asks
+for them to be written.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--send-images", action="store_true", help="let a configured chat model see the photo"
     )
-    parser.add_argument("--save-heatmaps", type=Path, default=None, help="write heatmap PNGs to this folder")
+    parser.add_argument(
+        "--save-heatmaps",
+        type=Path,
+        default=None,
+        help="write the heatmaps and annotated photos (PNG) to this folder",
+    )
     parser.add_argument("--verbose", action="store_true", help="show tool calls as they run")
     return parser
 
@@ -49,11 +55,13 @@ def _print_reply(reply, save_dir: Path | None, turn: int) -> None:
     if save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
         for i, png in enumerate(reply.images, start=1):
-            path = save_dir / f"heatmap_{turn}_{i}.png"
+            path = save_dir / f"image_{turn}_{i}.png"
             path.write_bytes(png)
-            print(f"[heatmap] {path}")
+            print(f"[image] {path}")
     elif reply.images:
-        print(f"[{len(reply.images)} heatmap(s) made; pass --save-heatmaps DIR to write them]")
+        print(
+            f"[{len(reply.images)} image(s) made (heatmaps, numbered faces); pass --save-heatmaps DIR to write them]"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

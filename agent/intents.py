@@ -19,10 +19,23 @@ from dataclasses import dataclass, field
 from tools.errors import InvalidRequestError
 from tools.labels import BASIC7, RAFCE_COMPOUND14, normalize_label
 
-__all__ = ["Request", "understand", "CLASSIFY", "EXPLAIN", "ASK", "DESCRIBE", "INTENTS", "extract_method"]
+__all__ = [
+    "Request",
+    "understand",
+    "CLASSIFY",
+    "EXPLAIN",
+    "ASK",
+    "DESCRIBE",
+    "LOCATE",
+    "INTENTS",
+    "POSITIONS",
+    "WHO_RE",
+    "extract_method",
+]
 
-CLASSIFY, EXPLAIN, ASK, DESCRIBE = "classify", "explain", "ask", "describe"
-INTENTS = (CLASSIFY, EXPLAIN, ASK, DESCRIBE)
+CLASSIFY, EXPLAIN, ASK, DESCRIBE, LOCATE = "classify", "explain", "ask", "describe", "locate"
+INTENTS = (CLASSIFY, EXPLAIN, ASK, DESCRIBE, LOCATE)
+POSITIONS = ("left", "right", "middle", "top", "bottom", "largest", "smallest")
 
 DEFAULT_LABELS: tuple[str, ...] = BASIC7 + RAFCE_COMPOUND14
 
@@ -164,7 +177,7 @@ EMOTION_CUE_RE = _rx(r"""
 """)
 
 COMPARE_RE = _rx(rf"""
-    \bcompar | \bdifferences?\b | \bdiffer\b | \bversus\s+the\s+other | \bboth\s+(?:of\s+(?:them|the\s+{_PHOTO}s))?
+    \bcompar | \bdifferences?\b | \bdiffer\b | \bversus\s+the\s+other | \bboth\b | \b(?:these|those)\s+(?:two\s+)?{_PHOTO}s\b
     | \b(?:the\s+)?two\s+{_PHOTO}s | \beach\s+{_PHOTO} | \ball\s+(?:the\s+|my\s+|of\s+the\s+)?{_PHOTO}s | \bevery\s+{_PHOTO}
     | \bwhich\s+(?:one|{_PHOTO}|of\s+(?:them|the\s+two|these))\s+(?:is|looks|seems|appears|shows)
 """)
@@ -186,6 +199,93 @@ FOLLOW_RE = _rx(r"""
     ^\W*(?:and|what\s+about|how\s+about|now|same|also|then|ok(?:ay)?|so|but|for|with|using|try|do|redo|again)\b
     | \b(?:instead|again|too|as\s+well|the\s+same|this\s+time|that\s+one|the\s+other|likewise|also)\b
 """)
+
+_PEOPLE = r"(?:faces?|people|persons?|individuals|heads|women|men|ladies|guys|kids|children|subjects)"
+COUNT_RE = _rx(rf"""
+    \bhow\s+many\s+{_PEOPLE}\b | \bcount\s+(?:the\s+|all\s+(?:the\s+)?)?{_PEOPLE}\b | \bnumber\s+of\s+{_PEOPLE}\b
+    | \bhow\s+many\b[^?.!]*\b(?:in\s+total|altogether|do\s+you\s+see|can\s+you\s+see|are\s+there)\b
+    | \bare\s+there\s+(?:several|multiple|many|any\s+other)\s+{_PEOPLE}
+""")
+LOCATE_RE = _rx(r"""
+    \bwhere\s+(?:are|is)\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:faces?|people|persons?|person\s*\#?\d|face\s*\#?\d)
+    | \b(?:label|mark|number|annotate|outline|box|tag)\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:faces?|people|persons?|photo|image|picture)\b
+    | \bpoint\s+out\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:faces?|people|persons?)
+    | \bshow\s+(?:me\s+)?where\s+(?:the\s+|each\s+|every\s+)?(?:faces?|people|persons?)
+    | \bshow\s+(?:me\s+)?(?:the\s+|all\s+(?:the\s+)?)?faces\b | \bfaces?\s+numbered\b | \bnumbered\s+(?:photo|image|picture|faces?)\b
+    | \bwhich\s+(?:one|face|person)\s+is\s+(?:face|person|number)\s*\#?\s*(?:\d|one|two|three)
+    | \bwhich\s+(?:face|person|one)\s+is\s+(?:the\s+)?(?:biggest|largest|smallest|tallest|closest|nearest|furthest|farthest)\b
+    | \bfind\s+(?:the\s+|all\s+(?:the\s+)?)?faces\b | \bdetect\s+(?:the\s+|all\s+(?:the\s+)?)?faces\b
+""")
+REPORT_RE = _rx(r"""
+    \beverything\b | \ball\s+(?:you\s+(?:can|know)|there\s+is\s+to\s+know)\b
+    | \b(?:full|complete|whole|detailed|thorough|comprehensive)\s+(?:report|analysis|breakdown|rundown|run-down|picture|workup|description)
+    | \banaly[sz]e\s+(?:it\s+)?(?:all|everything|fully|in\s+full)\b | \bfull\s+works\b
+""")
+YESNO_RE = _rx(r"""
+    ^\W*(?:so\s+|and\s+|but\s+|ok(?:ay)?\s+|well\s+)?(?:is|are|does|do|did|was|were|can|could|has|have|would|will|isn't|doesn't|aren't)\b
+""")
+YESNO_ASKED_RE = _rx(r"\byes\s*(?:or|/)\s*no\b | \byes[\s/-]*no\b | \bjust\s+(?:a\s+)?yes\b")
+WORD_RE = _rx(r"""
+    \b(?:in\s+)?(?:one|a\s+single|single|1)[\s-]+word\b | \bone[\s-]+word\b
+    | \bjust\s+(?:give\s+me\s+|tell\s+me\s+|say\s+|name\s+)?(?:the\s+)?(?:emotion|label|feeling|mood)(?:\s+name)?\s*(?:[,.!?]|$)
+    | \bonly\s+(?:give\s+me\s+|tell\s+me\s+)?the\s+(?:emotion|label|feeling)\b | \bjust\s+the\s+(?:emotion|label|word)\b
+""")
+RANK_RE = _rx(r"""
+    \b(?:rank|order|sort)\b | \bwhich\s+(?:\w+\s+){0,4}(?:more|most|less|least|\w+er|\w+est)\b
+    | \bwho(?:'s|\s+is|\s+looks?|\s+seems?|\s+appears?)\s+(?:the\s+)?(?:more|most|less|least|\w+er|\w+est)\b | \bwho\s+is\s+happier\b
+""")
+EVERYONE_RE = _rx(r"""
+    \beveryone\b | \beverybody\b | \beach\s+(?:face|person|one\s+of\s+them|of\s+them|individual)\b | \bevery\s+(?:face|person|one\s+of\s+them)\b
+    | \ball\s+(?:the\s+)?(?:faces|people|persons)\b | \ball\s+of\s+them\b | \bthey\s+all\b | \bthem\s+all\b | \bboth\s+(?:of\s+them|faces|people|persons)\b
+    | \bgroup\s+(?:photo|picture|shot|image)\b | \bwhat\s+(?:are|do|were)\s+they\b | \bhow\s+(?:are|do|were)\s+they\b | \bthese\s+(?:people|faces|persons)\b
+    | \bthe\s+(?:people|faces)\b
+""")
+ANYONE_RE = _rx(r"\b(?:anyone|anybody|any\s+(?:of\s+them|face|person|one\s+of\s+them)|someone|somebody)\b")
+_SMILE_RE = re.compile(r"\b(smiling|smiles?|grinning|laughing|frowning|frowns?|crying)\b", re.IGNORECASE)
+TOTAL_RE = _rx(r"\b(?:in\s+total|altogether|all\s+together|in\s+all|across\s+(?:all|both|the)|overall)\b")
+WHO_RE = _rx(
+    r"^\W*(?:and\s+|so\s+)?(?:who|which(?:\s+(?:one|person|face|of\s+them|photo|picture))?)(?:\s+is\s+it)?\W*$"
+)
+CORRECTION_RE = _rx(r"""
+    ^\W*(?:no|nope|nah|not\s+(?:that|this|her|him)|wrong|i\s+meant|i\s+mean|sorry)\b | \bi\s+meant\b | \bnot\s+that\s+one\b | \bwrong\s+(?:photo|picture|image|face|person|one)\b
+""")
+_EMOTION_REF = {
+    "smiling": "happy", "smiley": "happy", "grinning": "happy", "laughing": "happy", "happy": "happy",
+    "happier": "happy", "happiest": "happy", "cheerful": "happy", "joyful": "happy", "sad": "sad", "sadder": "sad",
+    "saddest": "sad", "crying": "sad", "unhappy": "sad", "angry": "angry", "angrier": "angry", "angriest": "angry",
+    "frowning": "angry", "mad": "angry", "neutral": "neutral", "serious": "neutral", "calm": "neutral",
+    "calmer": "neutral", "calmest": "neutral", "surprised": "surprise", "shocked": "surprise", "scared": "fear",
+    "frightened": "fear", "afraid": "fear", "disgusted": "disgust",
+}  # fmt: skip
+_EMOTION_REF_RE = re.compile(
+    r"\bthe\s+(?:(?:more|most)\s+)?("
+    + "|".join(_EMOTION_REF)
+    + r")(?:[\s-]+looking)?\s+(?:one|person|face|woman|man|lady|guy|"
+    r"girl|boy|photo|picture|image|pic)\b|\bthe\s+one\s+(?:who(?:'s|\s+is|\s+looks?|\s+seems?)?|that(?:'s|\s+is|\s+looks?)?)\s+"
+    r"(?:more\s+|most\s+)?(" + "|".join(_EMOTION_REF) + r"|smiles?)\b",
+    re.IGNORECASE,
+)
+_POSITION_WORDS = {
+    "left": "left", "leftmost": "left", "right": "right", "rightmost": "right", "middle": "middle", "centre": "middle",
+    "center": "middle", "central": "middle", "top": "top", "upper": "top", "bottom": "bottom", "lower": "bottom",
+    "largest": "largest", "biggest": "largest", "big": "largest", "large": "largest", "smallest": "smallest",
+    "small": "smallest", "tiniest": "smallest", "closest": "largest", "nearest": "largest", "furthest": "smallest",
+    "farthest": "smallest",
+}  # fmt: skip
+_SIDE = r"(?:far\s+|very\s+|extreme\s+)?(left|right|middle|centre|center|top|bottom)"
+_POSITION_RES = (
+    re.compile(
+        rf"(?<!looking )(?<!look )(?<!turned )(?<!turning )(?<!facing )\b(?:on|at|in)\s+the\s+{_SIDE}\b", re.I
+    ),
+    re.compile(
+        rf"\b(?:the\s+)?(leftmost|rightmost|left|right|middle|centre|center|central|top|bottom|upper|lower|largest|"
+        rf"biggest|smallest|tiniest|closest|nearest|furthest|farthest|big|small|large)(?:[\s-]+most)?\s+"
+        rf"(?:{_PERSON}|one|faces?)\b",
+        re.I,
+    ),
+    re.compile(r"\b(leftmost|rightmost)\b", re.I),
+)
+
 
 _CLAUSE_SPLIT = re.compile(
     r"[?!;]+|\.(?:\s|$)|,\s*|\s+(?:and|also|plus|then|but)\s+(?=(?:also\s+|then\s+)?(?:why|what|how|where|which|who|is|are|does|do|did|can|could|"
@@ -217,6 +317,18 @@ class Request:
         follow_up: words that continue the last request ("instead", "again", "what about ...").
         emotion_only: the only cue for classify is a named emotion ("what about sadness?").
         small_talk: ``refuse``, ``help``, ``greeting``, ``thanks`` or ``bye`` (only without intents).
+        count: "how many faces?" (answered by locating the faces).
+        report: "tell me everything about this face" (classify + explain + describe).
+        shape: how the answer should start: ``yesno`` (yes or no first), ``word`` (the one word asked
+            for), ``rank`` (which face/photo is the most ...), or None.
+        everyone: every face of the photo ("everyone", "each person", "what are they feeling?").
+        anyone: any face ("is anyone sad?").
+        face_emotion: the emotion of a face named by it ("the smiling one" -> ``happy``).
+        image_refs: every photo reference, in the order written ("compare this one with the first
+            photo" -> ``["latest", 1]``).
+        correction: the message corrects the last turn ("no, the other photo").
+        knowledge: a question about the product itself (``emotion:<label>``, ``compound``, ``labels``,
+            ``gradcam``, ``faithfulness``, ``model``), answered without tools.
     """
 
     text: str
@@ -234,6 +346,15 @@ class Request:
     follow_up: bool = False
     emotion_only: bool = False
     small_talk: str | None = None
+    count: bool = False
+    report: bool = False
+    shape: str | None = None
+    everyone: bool = False
+    anyone: bool = False
+    face_emotion: str | None = None
+    image_refs: list[int | str] = field(default_factory=list)
+    correction: bool = False
+    knowledge: str | None = None
 
     @property
     def has_details(self) -> bool:
@@ -241,7 +362,7 @@ class Request:
         return any(
             v is not None
             for v in (self.target, self.versus, self.method, self.face, self.image, self.generic_one)
-        ) or bool(self.emotions)
+        ) or bool(self.emotions or self.image_refs or self.everyone)
 
 
 def _label(word: str, labels: tuple[str, ...]) -> str:
@@ -292,33 +413,63 @@ def _face_ref(text: str) -> int | str | None:
     m = re.search(rf"\b{_PERSON}\s*(?:#|no\.?|number|nr\.?)?\s*(\d+|one|two|three|four|five)\b", low)
     if m:
         return int(m.group(1)) if m.group(1).isdigit() else _ORDINALS[m.group(1)]
-    m = re.search(rf"\b(?:{_PERSON}|one)\s+(?:on|at|to)\s+(?:the\s+)?(left|right)\b", low)
+    m = re.search(r"\b(second|third|fourth|2nd|3rd|4th)\s+from\s+(?:the\s+)?(left|right)\b", low)
     if m:
-        return m.group(1)
+        nth = {"2nd": "second", "3rd": "third", "4th": "fourth"}.get(m.group(1), m.group(1))
+        return f"{nth} from {m.group(2)}"
+    for pattern in _POSITION_RES:
+        m = pattern.search(low)
+        if m:
+            return _POSITION_WORDS[m.group(1).lower()]
+    if _EMOTION_REF_RE.search(low):
+        return "emotion"
     return None
+
+
+def _face_emotion(text: str) -> str | None:
+    m = _EMOTION_REF_RE.search(text)
+    if not m:
+        return None
+    word = (m.group(1) or m.group(2)).lower()
+    return "happy" if word.startswith("smile") else _EMOTION_REF[word]
+
+
+_IMAGE_WORDS = {
+    "last": "latest", "latest": "latest", "newest": "latest", "new": "latest", "newer": "latest", "most recent": "latest",
+    "previous": "previous", "earlier": "previous", "older": "previous", "old": "previous", "original": 1,
+    "other": "other", "this": "this", "that": "this", "current": "this",
+}  # fmt: skip
+_IMAGE_REF_RE = re.compile(
+    rf"\bimg(?P<id>\d+)\b|\b{_PHOTO}\s*(?:#|no\.?|number)?\s*(?P<num>\d+)\b"
+    rf"|\b(?P<word>{_ORD}|last|latest|newest|newer|new|most\s+recent|previous|earlier|older|old|original|other|this|that|current)"
+    rf"\s+{_PHOTO}s?\b"
+    r"|\b(?P<one>this|the\s+(?:new|newer|newest|latest|old|older|previous))\s+one\b",
+    re.IGNORECASE,
+)
+
+
+def _image_refs(text: str) -> list[int | str]:
+    """Every photo reference in the order written."""
+    refs: list[int | str] = []
+    for m in _IMAGE_REF_RE.finditer(text):
+        if m.group("id"):
+            ref: int | str = f"img{m.group('id')}"
+        elif m.group("num"):
+            ref = int(m.group("num"))
+        elif m.group("word"):
+            word = " ".join(m.group("word").lower().split())
+            ref = _ORDINALS[word] if word in _ORDINALS else _IMAGE_WORDS[word]
+        else:
+            word = m.group("one").lower().split()[-1]
+            ref = "latest" if word == "this" else _IMAGE_WORDS[word]
+        if ref not in refs:
+            refs.append(ref)
+    return refs
 
 
 def _image_ref(text: str) -> int | str | None:
-    low = text.lower()
-    m = re.search(r"\bimg(\d+)\b", low)
-    if m:
-        return f"img{m.group(1)}"
-    m = re.search(rf"\b{_PHOTO}\s*(?:#|no\.?|number)?\s*(\d+)\b", low)
-    if m:
-        return int(m.group(1))
-    m = re.search(
-        rf"\b({_ORD}|last|latest|newest|new|previous|earlier|older|original|other|this|that|current)\s+{_PHOTO}",
-        low,
-    )
-    if m:
-        word = m.group(1)
-        if word in _ORDINALS:
-            return _ORDINALS[word]
-        return {
-            "last": "latest", "newest": "latest", "new": "latest", "previous": "previous", "earlier": "previous",
-            "older": "previous", "original": 1, "other": "other", "this": "this", "that": "this", "current": "this",
-        }[word]  # fmt: skip
-    return None
+    refs = _image_refs(text)
+    return refs[0] if refs else None
 
 
 def _generic_one(text: str) -> int | str | None:
@@ -379,6 +530,13 @@ def _is_state(clause: str) -> bool:
     )
 
 
+def _alternatives(text: str, mentions: list[tuple[str, int]]) -> bool:
+    """True for "is she happy or sad?": a choice between emotions, not a yes/no question."""
+    return (
+        len({label for label, _ in mentions}) > 1 and re.search(r"\bor\b(?!\s+not\b)", text, re.I) is not None
+    )
+
+
 def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> Request:
     """Reads one user message.
 
@@ -396,13 +554,35 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
         req.small_talk = "refuse"
         return req
 
+    from agent.knowledge import topic_of
+
+    req.knowledge = topic_of(text)
+    if req.knowledge:
+        return req
+
     parts = clauses(text)
     for clause in parts:
-        for intent in _clause_intents(clause):
+        if COUNT_RE.search(clause) or LOCATE_RE.search(clause):
+            found = [LOCATE]
+        else:
+            found = _clause_intents(clause)
+        for intent in found:
             if intent == ASK:
                 req.questions.append(clause if clause.endswith("?") else clause + "?")
             if intent not in req.intents:
                 req.intents.append(intent)
+    req.count = bool(COUNT_RE.search(text))
+    smile_emotion = None
+    smile = _SMILE_RE.search(text)
+    if smile and req.intents == [ASK] and (EVERYONE_RE.search(text) or ANYONE_RE.search(text)):
+        # "is anyone smiling?" asks about the readings of every face: the classifier answers it
+        req.intents, req.questions = [CLASSIFY], []
+        word = smile.group(1).lower()
+        smile_emotion = "angry" if word.startswith("frown") else "sad" if word == "crying" else "happy"
+    req.report = bool(REPORT_RE.search(text))
+    if req.report:
+        extra = [i for i in req.intents if i not in (CLASSIFY, EXPLAIN, DESCRIBE, LOCATE)]
+        req.intents = [CLASSIFY, EXPLAIN, DESCRIBE, *extra]
 
     mentions = _emotions(text, labels)
     versus = [label for label, pos in mentions if _VERSUS_BEFORE.search(text[:pos])]
@@ -412,20 +592,50 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
     req.comparative = _comparative(text, labels)
     if req.comparative is None and plain:
         req.target = plain[0]
+    if smile_emotion and not req.emotions:
+        req.emotions, req.target = [_label(smile_emotion, labels)], _label(smile_emotion, labels)
     if req.comparative and req.comparative not in req.emotions:
         req.emotions.append(req.comparative)
     req.method = extract_method(text)
     req.face = _face_ref(text)
-    req.image = _image_ref(text)
+    req.face_emotion = _face_emotion(text) if req.face == "emotion" else None
+    if req.face_emotion and req.comparative == req.face_emotion and not RANK_RE.search(text):
+        req.comparative = None  # "explain the happier one": a face named by its emotion, not a ranking
+        if req.target is None and req.intents != [CLASSIFY]:
+            req.emotions = [e for e in req.emotions if e != req.face_emotion]
+    if req.face_emotion and req.target == req.face_emotion:
+        req.target = None  # "explain the smiling one" explains the prediction, not "happy" on purpose
+    req.image_refs = _image_refs(text)
+    req.image = req.image_refs[0] if req.image_refs else None
     req.generic_one = _generic_one(text) if req.face is None and req.image is None else None
+    req.everyone = bool(EVERYONE_RE.search(text))
+    req.anyone = bool(ANYONE_RE.search(text))
+    req.correction = bool(CORRECTION_RE.search(text))
+    emotion_asked = bool(req.emotions or req.comparative)
+    if (RANK_RE.search(text) and emotion_asked and req.face != "emotion") or (
+        req.comparative and re.search(r"\b(?:which|who)\b", text, re.I)
+    ):
+        req.shape = "rank"
+    elif WORD_RE.search(text):
+        req.shape = "word"
+    elif YESNO_ASKED_RE.search(text) or (
+        parts and YESNO_RE.search(parts[0]) and not _alternatives(text, mentions)
+    ):
+        req.shape = "yesno"
     req.compare = bool(COMPARE_RE.search(text)) or (req.comparative is not None and "which" in text.lower())
-    req.follow_up = bool(FOLLOW_RE.search(text))
+    req.compare = req.compare or len(req.image_refs) > 1 or req.shape == "rank"
+    req.follow_up = bool(FOLLOW_RE.search(text)) or req.correction
     req.emotion_only = req.intents == [CLASSIFY] and all(
         _emotion_word_only(c) for c in parts if _clause_intents(c) == [CLASSIFY]
     )
+    if req.count and req.image is None and TOTAL_RE.search(text):
+        req.image = "all"  # "how many people altogether?": every photo
     if req.compare and req.image is None:
         req.image = "all"
-    if req.compare and not req.intents:
+    wants_reading = req.compare or req.shape in ("rank", "word") or req.everyone or req.anyone
+    if wants_reading and not req.intents and (emotion_asked or req.shape or req.everyone or req.compare):
+        req.intents.append(CLASSIFY)
+    if req.shape == "yesno" and not req.intents and emotion_asked:
         req.intents.append(CLASSIFY)
     if req.method and EXPLAIN not in req.intents:
         req.intents.append(EXPLAIN)  # naming a CAM method is asking for a heatmap

@@ -41,7 +41,7 @@ class Reply:
     Attributes:
         text: the combined answer.
         tool_calls: names of the tools that ran, in order.
-        images: PNG bytes produced this turn (heatmaps), in order.
+        images: PNG bytes produced this turn (heatmaps, photos annotated with numbered face boxes), in order.
         notices: things the user should know about how the answer was made (e.g. the configured
             chat model failed and the offline planner answered instead).
         results: each tool call with its arguments, text and artifact.

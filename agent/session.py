@@ -126,8 +126,9 @@ class ChatSession:
         except FaceAgentError as exc:
             self.model, self.model_error = None, str(exc)
             self._pending_notices.append(f"{exc} Answering with the offline planner instead.")
-        labels = list(self._context.classifier.labels) if self._context.classifier is not None else None
-        self.planner = OfflinePlanner(labels=labels)
+        classifier = self._context.classifier
+        labels = list(classifier.labels) if classifier is not None else None
+        self.planner = OfflinePlanner(labels=labels, model_info=_model_info(classifier))
         self._offline = build_agent(self.planner, self.tools, self.checkpointer, settings=self.settings)
         self._remote = (
             build_agent(self.model, self.tools, self.checkpointer, settings=self.settings)
@@ -321,10 +322,13 @@ class ChatSession:
         results = collect_results(new)
         finals = [m for m in new if isinstance(m, AIMessage) and not m.tool_calls]
         text = message_text(finals[-1]).strip() if finals else ""
+        # Heatmaps and annotated photos (numbered face boxes), in the order the tools made them.
         images = [
-            r.artifact["overlay_png"]
+            r.artifact[key]
             for r in results
-            if r.ok and r.artifact and isinstance(r.artifact.get("overlay_png"), (bytes, bytearray))
+            if r.ok and r.artifact
+            for key in ("annotated_png", "overlay_png")
+            if isinstance(r.artifact.get(key), (bytes, bytearray))
         ]
         errors = [(r.artifact or {}).get("error") or r.content for r in results if not r.ok]
         return Reply(
@@ -335,6 +339,22 @@ class ChatSession:
             results=results,
             error=errors[0] if errors else None,
         )
+
+
+def _model_info(classifier: Any) -> dict[str, Any] | None:
+    """The classifier's model card as plain types, for the planner's answers about the model."""
+    spec = getattr(classifier, "spec", None)
+    if spec is None:
+        return None  # the default model, loaded on first use; the planner reads its card then
+    return {
+        "name": spec.name,
+        "arch": spec.arch,
+        "input_size": spec.input_size,
+        "channels": spec.channels,
+        "label_set": spec.label_set,
+        "provenance": dict(spec.provenance or {}),
+        "labels": list(spec.labels),
+    }
 
 
 def _check_method(method: str | None) -> str:

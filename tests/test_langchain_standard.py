@@ -16,7 +16,7 @@ from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ChatModelUnitTests, ToolsUnitTests
 
 from agent.planner import OfflinePlanner
-from tools.lc import answer_question, classify_emotion, describe_face, explain_prediction
+from tools.lc import answer_question, classify_emotion, describe_face, explain_prediction, find_faces
 
 
 class TestOfflinePlannerStandard(ChatModelUnitTests):
@@ -67,6 +67,16 @@ class TestDescribeFaceTool(ToolsUnitTests):
     @property
     def tool_constructor(self) -> BaseTool:
         return describe_face
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"image_id": "img1"}
+
+
+class TestFindFacesTool(ToolsUnitTests):
+    @property
+    def tool_constructor(self) -> BaseTool:
+        return find_faces
 
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:

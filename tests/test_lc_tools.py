@@ -16,6 +16,7 @@ from tools.lc import (
     describe_face,
     explain_prediction,
     face_tools,
+    find_faces,
 )
 
 
@@ -43,6 +44,7 @@ def test_public_names() -> None:
         "explain_prediction",
         "answer_question",
         "describe_face",
+        "find_faces",
         "face_tools",
         "TOOL_NAMES",
         "IMAGE_TOOLS",
@@ -50,7 +52,9 @@ def test_public_names() -> None:
     assert [t.name for t in face_tools()] == list(lc.TOOL_NAMES)
 
 
-@pytest.mark.parametrize("tool", [classify_emotion, explain_prediction, answer_question, describe_face])
+@pytest.mark.parametrize(
+    "tool", [classify_emotion, explain_prediction, answer_question, describe_face, find_faces]
+)
 def test_schemas_are_written_for_models(tool) -> None:
     schema = tool.tool_call_schema.model_json_schema()
     assert "runtime" not in schema["properties"]  # injected, never chosen by a model

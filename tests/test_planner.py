@@ -333,3 +333,109 @@ def test_planner_model_plans_then_answers() -> None:
     assert first.tool_calls[0]["name"] == C and first.tool_calls[0]["args"] == {"image_id": "img1"}
     # Bound to tools without the question tool, it does not call it.
     assert model.invoke(_messages("is the mouth open?")).tool_calls == []
+
+
+# --- issue 13: faces by position, photos by name, knowledge, answers shaped like the question ------------
+
+
+def _faces_artifact(image_id: str, boxes: list[tuple[int, int, int, int]], size=(400, 200)) -> dict:
+    from tools.locate import locate_faces
+
+    return {"image_id": image_id, **locate_faces(boxes, size).to_dict()}
+
+
+def test_a_face_named_by_position_is_looked_up_first() -> None:
+    messages = _messages("what is the person on the right feeling?")
+    first = plan_turn(messages)
+    assert first.calls == [("find_faces", {"image_id": "img1"})] and first.lookup
+    call = {"name": "find_faces", "args": {"image_id": "img1"}, "id": "f1", "type": "tool_call"}
+    artifact = _faces_artifact("img1", [(10, 10, 110, 110), (250, 20, 320, 90)])
+    messages += [AIMessage("", tool_calls=[call]), ToolMessage("...", tool_call_id="f1", artifact=artifact)]
+    second = plan_turn(messages)
+    assert second.calls == [(C, {"image_id": "img1", "face": 2})] and not second.lookup
+    assert second.chosen == {("img1", 2): "the face on the right"}
+    call = {"name": C, "args": {"image_id": "img1", "face": 2}, "id": "c1", "type": "tool_call"}
+    messages += [AIMessage("", tool_calls=[call]), ToolMessage("...", tool_call_id="c1", artifact={})]
+    third = plan_turn(messages)
+    assert third.calls == [] and third.lookups == [("find_faces", {"image_id": "img1"})]
+
+
+def test_a_face_named_by_emotion_uses_known_readings() -> None:
+    preds = [_pred(0, "neutral", (0, 0, 50, 50)), _pred(1, "happy", (100, 0, 150, 50))]
+    plan = plan_turn(_messages("explain the smiling one", history=_classify_turn("img1", preds)))
+    assert plan.calls == [(E, {"image_id": "img1", "face": 2})]
+
+
+def test_photos_by_file_name_ordinal_and_this_one() -> None:
+    from agent.planner import _with_image_ids
+
+    names = {"img1": "grace_hopper.jpg", "img2": "astronaut.jpg", "img3": "happy.png"}
+    assert _with_image_ids("and for astronaut.jpg?", names) == "and for img2?"
+    assert _with_image_ids("what about Grace_Hopper", names) == "what about img1"
+    assert _with_image_ids("is she happy?", names) == "is she happy?"  # an emotion is not a file name
+    assert _with_image_ids("open happy.png", names) == "open img3"
+    images = {"img1": "grace_hopper.jpg", "img2": "astronaut.jpg"}
+    plan = plan_turn(_messages("compare this one with the first photo", images=images))
+    assert plan.calls == [(C, {"image_id": "img1"}), (C, {"image_id": "img2"})]
+    plan = plan_turn(_messages("is the mouth open in astronaut.jpg?", images=images))
+    assert plan.tools == [A] and plan.calls[0][1]["image_id"] == "img2"  # a photo, not a file to open
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("what does happily surprised mean?", "emotion:happily surprised"),
+        ("what is grad-cam?", "gradcam"),
+        ("how does the heatmap work?", "gradcam"),
+        ("what does the faithfulness number mean?", "faithfulness"),
+        ("which model is loaded?", "model"),
+        ("what was it trained on?", "model"),
+        ("what are compound emotions?", "compound"),
+        ("what labels can the model predict?", "labels"),
+        ("what does her expression mean?", None),
+        ("What emotion is this?", None),
+        ("what emotions do you see?", None),
+        ("show me the heatmap", None),
+    ],
+)
+def test_product_questions_need_no_tools(text: str, topic: str | None) -> None:
+    from agent.knowledge import topic_of
+
+    assert topic_of(text) == topic
+    if topic:
+        plan = plan_turn(_messages(text))
+        assert plan.calls == [] and plan.reply and "not sure" not in plan.reply
+
+
+def _classify_result(image_id: str, preds: list[dict]) -> ToolResult:
+    artifact = {
+        "image_id": image_id,
+        "predictions": preds,
+        "face_count": len(preds),
+        "labels": ["happy", "neutral", "sad"],
+    }
+    return ToolResult(C, {"image_id": image_id}, "...", artifact)
+
+
+def test_answers_are_shaped_like_the_question() -> None:
+    happy = _pred(0, "happy", (0, 0, 10, 10), {"happy": 0.9, "neutral": 0.06, "sad": 0.04})
+    calm = _pred(0, "neutral", (0, 0, 10, 10), {"happy": 0.1, "neutral": 0.8, "sad": 0.1})
+    one = [_classify_result("img1", [happy])]
+    assert compose_answer(one, understand("Is she happy? Answer yes or no.")).startswith("Yes")
+    assert compose_answer(one, understand("is she sad?")).startswith("No")
+    assert compose_answer(one, understand("in one word, what is she feeling?")).split("\n")[0] == "**Happy**"
+    two = [_classify_result("img1", [calm]), _classify_result("img2", [happy])]
+    names = {"img1": "a.jpg", "img2": "b.jpg"}
+    text = compose_answer(two, understand("which of the two looks happier?"), names)
+    assert text.startswith("img2 (b.jpg) looks happier: happy 90% vs 10%")
+    group = [{**calm, "face": 0}, {**happy, "face": 1}]
+    where = {("img1", 1): "on the left", ("img1", 2): "on the right"}
+    text = compose_answer(
+        [_classify_result("img1", group)], understand("what's everyone feeling?"), where=where
+    )
+    assert text.startswith("**2 faces**") and "| 2 | on the right | **happy** | 90% |" in text
+    assert text.count("Compound reading") == 1
+    text = compose_answer(
+        [_classify_result("img1", group)], understand("who looks the happiest?"), where=where
+    )
+    assert text == "Face 2 (on the right) looks happier: happy 90% vs 10% for face 1 (on the left)."

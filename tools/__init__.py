@@ -1,9 +1,10 @@
-"""Facial emotion tools: classify, explain and ask about faces. Pure Python; no LangChain needed.
+"""Facial emotion tools: classify, explain, ask about and locate faces. Pure Python; no LangChain needed.
 
     from tools import classify, explain, ask
     preds = classify("face.jpg")            # list[Prediction], most prominent face first
     e = explain("face.jpg")                 # Grad-CAM heatmap, overlay PNG and region shares
     a = ask("face.jpg", "Is the mouth open?")
+    faces = find_faces("group.jpg")         # count, boxes, position words (left, middle, right ...)
 
 Heavy modules load on first use, so ``import tools`` stays cheap.
 """
@@ -33,6 +34,9 @@ _LAZY = {
     "FaceQA": "tools.vqa",
     "Answer": "tools.vqa",
     "load_image": "tools.images",
+    "find_faces": "tools.locate",
+    "FaceMap": "tools.locate",
+    "annotate": "tools.locate",
 }
 
 __all__ = [
@@ -41,16 +45,19 @@ __all__ = [
     "Explainer",
     "Explanation",
     "FaceAgentError",
+    "FaceMap",
     "FaceQA",
     "InvalidImageError",
     "InvalidRequestError",
     "ModelUnavailableError",
     "NoFaceError",
     "Prediction",
+    "annotate",
     "ask",
     "classify",
     "describe",
     "explain",
+    "find_faces",
     "load_image",
 ]
 

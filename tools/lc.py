@@ -1,4 +1,4 @@
-"""The face tools as LangChain tools, for any LangChain agent.
+"""The face tools as LangChain tools, for any LangChain agent: classify, explain, ask, describe, find faces.
 
 Each tool takes an ``image_id`` rather than an image: the pixels come from the caller's image store
 through the runtime context (``ToolRuntime[FaceToolContext]``), so a model can never talk a tool into
@@ -28,7 +28,8 @@ from langchain.tools import ToolRuntime, tool
 from langchain_core.tools import BaseTool
 from pydantic import Field
 
-from tools.errors import FaceAgentError, InvalidRequestError, ModelUnavailableError
+from tools import locate
+from tools.errors import FaceAgentError, InvalidRequestError, ModelUnavailableError, NoFaceError
 from tools.labels import display_name
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "explain_prediction",
     "answer_question",
     "describe_face",
+    "find_faces",
     "face_tools",
     "TOOL_NAMES",
     "IMAGE_TOOLS",
@@ -164,7 +166,8 @@ def _percent(p: float) -> str:
 
 def _prediction_text(pred: dict) -> str:
     ranked = sorted(pred["probs"].items(), key=lambda kv: kv[1], reverse=True)
-    text = f"face {pred['face'] + 1}: {display_name(pred['label'])} {_percent(pred['confidence'])}"
+    where = f" ({pred['position']})" if pred.get("position") not in (None, "centre") else ""
+    text = f"face {pred['face'] + 1}{where}: {display_name(pred['label'])} {_percent(pred['confidence'])}"
     if len(ranked) > 1:
         text += f" (runner-up {display_name(ranked[1][0])} {_percent(ranked[1][1])})"
     compound = pred.get("compound")
@@ -190,8 +193,15 @@ def classify_emotion(
     def work() -> tuple[str, dict]:
         context = _context(runtime)
         classifier = context.get_classifier()
-        preds = [p.to_dict() for p in classifier.predict(context.image(image_id))]
+        record = classifier.record(context.image(image_id))
+        preds = [p.to_dict() for p in classifier.predict(record)]
         count = len(preds)
+        height, width = record.rgb.shape[:2]
+        where = locate.locate_faces([p["box"] for p in preds], (width, height))
+        for pred, found in zip(preds, where.faces):
+            pred["position"] = found.position
+            pred["position_words"] = list(found.words)
+        artifact: dict[str, Any] = {"image_id": image_id, "image_size": [width, height], "face_count": count}
         if face is not None:
             index = _face_index(face)
             if index >= len(preds):
@@ -199,9 +209,16 @@ def classify_emotion(
                     f"Face {face} was asked for, but {image_id} has {len(preds)} face{'s' if len(preds) != 1 else ''}."
                 )
             preds = [preds[index]]
+        elif count > 1:
+            # Which person is "face 2": the photo with numbered boxes and their readings.
+            labels = [
+                f"{p['face'] + 1} {display_name(p['label'])} {_percent(p['confidence'])}" for p in preds
+            ]
+            artifact["annotated_png"] = locate.annotate(record, [p["box"] for p in preds], labels)
         lines = "; ".join(_prediction_text(p) for p in preds)
         content = f"{image_id} ({count} face{'s' if count != 1 else ''}, model {classifier.name}): {lines}."
-        return content, {"image_id": image_id, "predictions": preds, "labels": list(classifier.labels)}
+        artifact.update(predictions=preds, labels=list(classifier.labels))
+        return content, artifact
 
     return _run(image_id, work)
 
@@ -300,7 +317,45 @@ def describe_face(
     return _run(image_id, work)
 
 
-TOOL_NAMES: tuple[str, ...] = ("classify_emotion", "explain_prediction", "answer_question", "describe_face")
+@tool(response_format="content_and_artifact")
+def find_faces(
+    image_id: ImageId,
+    runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
+) -> tuple[str, dict]:
+    """Counts the faces of a photo and says where each one is (left, middle, right, top, bottom, largest).
+
+    Use it for "how many faces/people are there?", "where is face 2?", "which one is the person on the
+    left?" (then pass that face number to the other tools), "number the faces". Faces are numbered as
+    in every other tool (1 = the most prominent). An annotated copy of the photo with numbered boxes
+    is attached for the user automatically.
+    """
+
+    def work() -> tuple[str, dict]:
+        context = _context(runtime)
+        classifier = context.get_classifier()
+        record = classifier.record(context.image(image_id))
+        height, width = record.rgb.shape[:2]
+        try:
+            faces = classifier.faces_of(record)
+        except NoFaceError:
+            faces = []
+        found = locate.locate_faces([f.box for f in faces], (width, height), [f.score for f in faces])
+        artifact: dict[str, Any] = {"image_id": image_id, **found.to_dict()}
+        if found.count:
+            labels = [f"{f.number} {f.position}" if found.count > 1 else "1" for f in found.faces]
+            artifact["annotated_png"] = locate.annotate(record, found.boxes(), labels)
+        return f"{image_id}: {found.summary()}", artifact
+
+    return _run(image_id, work)
+
+
+TOOL_NAMES: tuple[str, ...] = (
+    "classify_emotion",
+    "explain_prediction",
+    "answer_question",
+    "describe_face",
+    "find_faces",
+)
 # Every tool here reads a photo; an agent checks image ids in calls to these before running them.
 IMAGE_TOOLS = frozenset(TOOL_NAMES)
 
@@ -317,5 +372,5 @@ def face_tools(include_unavailable: bool = False) -> list[BaseTool]:
         "answer_question": importlib.util.find_spec("tools.vqa") is not None,
         "describe_face": importlib.util.find_spec("tools.vqa") is not None,
     }
-    every = [classify_emotion, explain_prediction, answer_question, describe_face]
+    every = [classify_emotion, explain_prediction, answer_question, describe_face, find_faces]
     return [t for t in every if include_unavailable or found.get(t.name, True)]

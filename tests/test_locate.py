@@ -1,0 +1,146 @@
+"""find_faces: count, boxes, position words and the annotated photo; the LangChain tool over it."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from langchain.tools import ToolRuntime
+from PIL import Image
+
+import tools
+from tests.photos import photo
+from tools.analysis import AnalysisCache
+from tools.errors import InvalidImageError, InvalidRequestError
+from tools.lc import FaceToolContext, classify_emotion, find_faces
+from tools.locate import annotate, locate_faces
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_public_names() -> None:
+    assert tools.__all__ == [
+        "Answer",
+        "EmotionClassifier",
+        "Explainer",
+        "Explanation",
+        "FaceAgentError",
+        "FaceMap",
+        "FaceQA",
+        "InvalidImageError",
+        "InvalidRequestError",
+        "ModelUnavailableError",
+        "NoFaceError",
+        "Prediction",
+        "annotate",
+        "ask",
+        "classify",
+        "describe",
+        "explain",
+        "find_faces",
+        "load_image",
+    ]
+    assert all(getattr(tools, name) is not None for name in tools.__all__)
+
+
+@pytest.mark.parametrize(
+    ("boxes", "positions"),
+    [
+        ([(0, 0, 10, 10)], ["centre"]),
+        ([(100, 0, 140, 40), (0, 0, 40, 40)], ["right", "left"]),
+        ([(50, 0, 90, 40), (0, 0, 40, 40), (100, 0, 140, 40)], ["middle", "left", "right"]),
+        (
+            [(0, 0, 10, 10), (20, 0, 30, 10), (40, 0, 50, 10), (60, 0, 70, 10), (80, 0, 90, 10)],
+            ["left", "second from left", "third from left", "second from right", "right"],
+        ),
+    ],
+)
+def test_position_words_across_the_photo(boxes: list, positions: list[str]) -> None:
+    found = locate_faces(boxes, (200, 100))
+    assert [f.position for f in found.faces] == positions
+    assert [f.number for f in found.faces] == list(range(1, len(boxes) + 1))
+
+
+def test_sizes_heights_and_picks() -> None:
+    # face 1: big, left, low; face 2: small, right, high; face 3: medium, middle
+    found = locate_faces([(0, 100, 100, 200), (300, 0, 330, 30), (150, 90, 210, 150)], (400, 300))
+    assert set(found.faces[0].words) == {"left", "bottom", "largest"}
+    assert set(found.faces[1].words) == {"right", "top", "smallest"}
+    picks = {ref: found.pick(ref).number for ref in ("far left", "right", "middle", "centre", "top", "bottom",
+                                                      "largest", "biggest", "smallest", "second from left")}  # fmt: skip
+    assert picks == {"far left": 1, "right": 2, "middle": 3, "centre": 3, "top": 2, "bottom": 1, "largest": 1,
+                     "biggest": 1, "smallest": 2, "second from left": 3}  # fmt: skip
+    assert found.pick("upside") is None and locate_faces([], (10, 10)).pick("left") is None
+    assert found.summary().startswith("3 faces: face 1 on the left, at the bottom (largest)")
+    # Faces side by side at about one height get no top/bottom words; similar sizes no largest.
+    level = locate_faces([(0, 0, 40, 40), (100, 5, 141, 45)], (200, 100))
+    assert level.faces[0].words == ("left",) and level.faces[1].words == ("right",)
+    assert locate_faces([], (10, 10)).summary() == "No face found." and locate_faces([], (1, 1)).count == 0
+
+
+def test_find_faces_on_real_photos() -> None:
+    group = tools.find_faces(photo("trio"))
+    assert group.count == 3
+    middle = group.pick("middle")
+    assert middle.number == group.pick("largest").number  # the astronaut, between the two portraits
+    assert {group.pick("left").number, group.pick("right").number} == {2, 3}
+    assert group.to_dict()["faces"][0]["face"] == 0 and group.to_dict()["count"] == 3
+    assert tools.find_faces(photo("astronaut")).summary() == "1 face."
+    assert tools.find_faces(np.asarray(Image.new("RGB", (64, 64), (120, 120, 120)))).count == 0
+    with pytest.raises(InvalidImageError):
+        tools.find_faces(b"not an image")
+
+
+def test_annotate_draws_numbered_boxes() -> None:
+    image = photo("trio")
+    boxes = tools.find_faces(image).boxes()
+    png = annotate(image, boxes, ["1 happy", "2 neutral", "3 neutral"])
+    assert png.startswith(PNG_MAGIC)
+    drawn = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert drawn.shape == image.shape  # 710 px wide: under the 768 px limit, not resized
+    x0, y0, _, y1 = boxes[0]
+    assert not np.array_equal(drawn[y0:y1, x0], image[y0:y1, x0])  # the box's left edge is drawn
+    big = np.zeros((1600, 1200, 3), np.uint8)
+    small = Image.open(io.BytesIO(annotate(big, [(100, 100, 400, 400)])))
+    assert max(small.size) == 768
+    with pytest.raises(InvalidRequestError):
+        annotate(image, boxes, ["only one label"])
+
+
+def _invoke(tool, context: FaceToolContext, **args):
+    runtime = ToolRuntime(
+        state={}, context=context, config={}, stream_writer=None, tool_call_id="t", store=None
+    )
+    return tool.invoke(
+        {"type": "tool_call", "id": "t", "name": tool.name, "args": {**args, "runtime": runtime}}
+    )
+
+
+@pytest.fixture(scope="module")
+def context(one_torch_thread: None) -> FaceToolContext:
+    cache = AnalysisCache()
+    blank = np.asarray(Image.new("RGB", (64, 64), (120, 120, 120)))
+    return FaceToolContext(images={"img1": cache.get(photo("pair")), "img2": cache.get(blank)})
+
+
+def test_find_faces_tool(context: FaceToolContext) -> None:
+    message = _invoke(find_faces, context, image_id="img1")
+    artifact = message.artifact
+    assert message.content.startswith("img1: 2 faces: face 1")
+    assert artifact["count"] == 2 and artifact["annotated_png"].startswith(PNG_MAGIC)
+    assert {f["position"] for f in artifact["faces"]} == {"left", "right"}
+    empty = _invoke(find_faces, context, image_id="img2")
+    assert (
+        empty.artifact["count"] == 0 and "annotated_png" not in empty.artifact and "No face" in empty.content
+    )
+    missing = _invoke(find_faces, context, image_id="img7")
+    assert missing.content.startswith("Error:") and "img1" in missing.artifact["error"]
+
+
+def test_classify_tool_annotates_group_photos(context: FaceToolContext) -> None:
+    every = _invoke(classify_emotion, context, image_id="img1").artifact
+    assert every["face_count"] == 2 and every["annotated_png"].startswith(PNG_MAGIC)
+    assert {p["position"] for p in every["predictions"]} == {"left", "right"}
+    one = _invoke(classify_emotion, context, image_id="img1", face=2).artifact
+    assert len(one["predictions"]) == 1 and "annotated_png" not in one and one["face_count"] == 2
