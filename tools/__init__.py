@@ -14,6 +14,7 @@ import importlib
 from typing import Any
 
 from tools.errors import (
+    CapacityError,
     FaceAgentError,
     InvalidImageError,
     InvalidRequestError,
@@ -37,6 +38,7 @@ _LAZY = {
 
 __all__ = [
     "Answer",
+    "CapacityError",
     "EmotionClassifier",
     "Explainer",
     "Explanation",

@@ -13,6 +13,7 @@ __all__ = [
     "NoFaceError",
     "ModelUnavailableError",
     "InvalidRequestError",
+    "CapacityError",
 ]
 
 
@@ -34,3 +35,11 @@ class ModelUnavailableError(FaceAgentError):
 
 class InvalidRequestError(FaceAgentError, ValueError):
     """A request named something that does not exist (an unknown label, method or face index)."""
+
+
+class CapacityError(FaceAgentError):
+    """A memory or work limit of this process was reached (too many photos held, a full queue).
+
+    Nothing is wrong with the request itself: it can be tried again later, or after closing
+    other conversations.
+    """

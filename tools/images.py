@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tools.errors import InvalidImageError
 
-__all__ = ["load_image", "ImageInput", "MAX_BYTES", "MAX_PIXELS", "MIN_SIDE", "SUPPORTED_FORMATS"]
+__all__ = ["load_image", "read_bytes", "decode_bytes", "ImageInput", "MAX_BYTES", "MAX_PIXELS", "MIN_SIDE", "SUPPORTED_FORMATS"]
 
 ImageInput = Any  # str | os.PathLike | bytes | file-like | PIL.Image.Image | np.ndarray
 
@@ -230,6 +230,19 @@ def load_image(source: ImageInput) -> np.ndarray:
         return result.copy() if result is source else result
     if isinstance(source, Image.Image):
         return _to_rgb(source, "The image")
-    data, name = _read_source(source)
+    return decode_bytes(*read_bytes(source))
+
+
+def read_bytes(source: ImageInput) -> tuple[bytes, str]:
+    """The raw bytes of a path, bytes or file-like input and a name for messages (nothing decoded).
+
+    Raises:
+        InvalidImageError: the file is missing, unreadable or over ``MAX_BYTES``.
+    """
+    return _read_source(source)
+
+
+def decode_bytes(data: bytes, name: str = "The upload") -> np.ndarray:
+    """Decodes an encoded image (as ``load_image`` does for bytes); ``name`` is used in messages."""
     with _open_bytes(data, name) as image:
         return _to_rgb(image, name)
