@@ -16,6 +16,7 @@ from typing import Any
 from tools.errors import (
     CapacityError,
     FaceAgentError,
+    ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
     ModelUnavailableError,
@@ -44,6 +45,7 @@ __all__ = [
     "Explanation",
     "FaceAgentError",
     "FaceQA",
+    "ImageTooLargeError",
     "InvalidImageError",
     "InvalidRequestError",
     "ModelUnavailableError",

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "FaceAgentError",
     "InvalidImageError",
+    "ImageTooLargeError",
     "NoFaceError",
     "ModelUnavailableError",
     "InvalidRequestError",
@@ -23,6 +24,10 @@ class FaceAgentError(Exception):
 
 class InvalidImageError(FaceAgentError, ValueError):
     """The input could not be read as an image (wrong type, corrupt, too large, unsupported)."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """The file is larger than the size limit (its bytes, before anything is decoded)."""
 
 
 class NoFaceError(FaceAgentError):

@@ -17,9 +17,18 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tools.errors import InvalidImageError
+from tools.errors import ImageTooLargeError, InvalidImageError
 
-__all__ = ["load_image", "read_bytes", "decode_bytes", "ImageInput", "MAX_BYTES", "MAX_PIXELS", "MIN_SIDE", "SUPPORTED_FORMATS"]
+__all__ = [
+    "load_image",
+    "read_bytes",
+    "decode_bytes",
+    "ImageInput",
+    "MAX_BYTES",
+    "MAX_PIXELS",
+    "MIN_SIDE",
+    "SUPPORTED_FORMATS",
+]
 
 ImageInput = Any  # str | os.PathLike | bytes | file-like | PIL.Image.Image | np.ndarray
 
@@ -73,7 +82,7 @@ def _read_source(source: Any) -> tuple[bytes, str]:
             raise InvalidImageError(f"{path} is not a file (it is a folder or a device).")
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise InvalidImageError(
+            raise ImageTooLargeError(
                 f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB. "
                 "Please upload a smaller photo."
             )
@@ -103,7 +112,7 @@ def _open_bytes(data: bytes, name: str) -> Image.Image:
     if not data:
         raise InvalidImageError(f"{name} is empty (0 bytes). " + _formats_hint())
     if len(data) > MAX_BYTES:
-        raise InvalidImageError(
+        raise ImageTooLargeError(
             f"{name} is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB. "
             "Please upload a smaller photo."
         )
