@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -61,8 +62,19 @@ def make_photos(folder: Path, sessions: int, photos: int) -> list[list[tuple[Pat
     return plan
 
 
-def child(folder: Path) -> dict:
-    """The measured process: warm up, then run every session concurrently; returns the figures."""
+def _label(text: str) -> str | None:
+    match = re.search(r"reads \*\*([^*]+)\*\*", text)
+    return match.group(1) if match else None
+
+
+def child(folder: Path, reference: bool = False) -> dict:
+    """The measured process: warm up, then run every session concurrently; returns the figures.
+
+    Args:
+        folder: the photos.
+        reference: afterwards, also answer every photo alone with the plain API (no other sessions,
+            nothing evicted) and count the session answers that differ from those.
+    """
     from tools.device import serving_threads
 
     serving_threads()
@@ -79,6 +91,8 @@ def child(folder: Path) -> dict:
         plans.setdefault(int(path.name[1:3]), []).append(path)
     wrong: list[str] = []
     errors: list[str] = []
+    answers: dict[str, str] = {}
+    sessions: list = []  # kept alive until measured: their photos are what must stay small
     sampled = [baseline]
     done = threading.Event()
 
@@ -89,10 +103,12 @@ def child(folder: Path) -> dict:
     def run(paths: list[Path]) -> None:
         try:
             session = ChatSession("offline")
+            sessions.append(session)
             for path in paths:
                 face = "astronaut" if "astronaut" in path.name else "grace_hopper"
                 session.add_image(path.read_bytes(), path.name)
                 reply = session.send(QUESTION)
+                answers[path.name] = reply.text
                 if not all(word in reply.text for word in EXPECTED[face]):
                     wrong.append(f"{path.name}: {reply.text[:200]!r}")
             # A follow-up about the first photo, answered from its cached analysis.
@@ -114,23 +130,45 @@ def child(folder: Path) -> dict:
     elapsed = time.perf_counter() - start
     done.set()
     sampler.join()
+    held = rss_mb()
+    peak = peak_mb()
     photos = sum(len(p) for p in plans.values())
+    differ: list[str] = []
+    if reference:
+        from tools import ask, classify
+
+        for paths in plans.values():
+            for path in paths:
+                data = path.read_bytes()
+                label = classify(data)[0].label
+                mouth = ask(data, "Is the mouth open?").text
+                text = answers.get(path.name, "")
+                if _label(text) != label or mouth not in text:
+                    differ.append(f"{path.name}: alone {label} / {mouth!r}; in a session {text[:160]!r}")
     return {
         "sessions": len(plans),
         "photos": photos,
         "answers": photos + len(plans),
         "wrong": wrong,
         "errors": errors,
+        "differ_from_alone": differ if reference else None,
         "baseline_rss_mb": round(baseline, 1),
-        "peak_rss_mb": round(peak_mb(), 1),
+        "peak_rss_mb": round(peak, 1),
         "max_sampled_rss_mb": round(max(sampled), 1),
-        "final_rss_mb": round(rss_mb(), 1),
+        "held_rss_mb": round(held, 1),
+        "held_photos": sum(len(s.store) for s in sessions),
         "seconds": round(elapsed, 1),
         "budget": default_budget().stats().to_dict(),
     }
 
 
-def measure(sessions: int, photos: int, budget_mb: int | None = None, folder: Path | None = None) -> dict:
+def measure(
+    sessions: int,
+    photos: int,
+    budget_mb: int | None = None,
+    folder: Path | None = None,
+    reference: bool = False,
+) -> dict:
     """Generates the photos (here) and runs the sessions in a fresh subprocess; returns its figures."""
     with tempfile.TemporaryDirectory() as tmp:
         where = folder or Path(tmp)
@@ -139,7 +177,14 @@ def measure(sessions: int, photos: int, budget_mb: int | None = None, folder: Pa
         if budget_mb is not None:
             env["FACE_AGENT_PIXEL_BUDGET_MB"] = str(budget_mb)
         out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.bench_sessions", "--child", str(where)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.bench_sessions",
+                "--child",
+                str(where),
+                *(["--reference"] if reference else []),
+            ],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -156,18 +201,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--photos", type=int, default=20, help="16 MP photos per session")
     parser.add_argument("--budget-mb", type=int, default=None, help="FACE_AGENT_PIXEL_BUDGET_MB for the run")
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip answering every photo alone afterwards (the check that sessions changed no answer)",
+    )
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, args.reference)))
         return 0
-    result = measure(args.sessions, args.photos, args.budget_mb)
+    result = measure(args.sessions, args.photos, args.budget_mb, reference=not args.no_reference)
     print(json.dumps(result, indent=2))
-    ok = not result["wrong"] and not result["errors"] and result["peak_rss_mb"] < TARGET_MB
+    differ = result["differ_from_alone"] or []
+    ok = not result["wrong"] and not result["errors"] and not differ and result["peak_rss_mb"] < TARGET_MB
     print(
         f"{result['sessions']} sessions x {args.photos} photos of 16 MP: peak RSS {result['peak_rss_mb']:.0f} MB "
-        f"(target < {TARGET_MB:.0f}), {len(result['wrong'])} wrong answers of {result['answers']}, "
-        f"{result['seconds']:.0f} s: {'OK' if ok else 'MISSED'}"
+        f"(target < {TARGET_MB:.0f}; {result['baseline_rss_mb']:.0f} MB after warm-up, "
+        f"{result['held_rss_mb']:.0f} MB holding all {result['held_photos']} photos), "
+        f"{len(result['wrong'])} of {result['answers']} answers wrong against the photo's truth, "
+        f"{len(differ)} different from the photo answered alone, {result['seconds']:.0f} s: "
+        f"{'OK' if ok else 'MISSED'}"
     )
     return 0 if ok else 1
 

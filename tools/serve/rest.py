@@ -77,6 +77,11 @@ class RestSettings:
     cors_origins: Sequence[str] = field(default_factory=tuple)
 
 
+# Module level: FastAPI resolves the endpoints' (string) annotations in this module's globals.
+ImageField = Annotated[UploadFile, File(description="The photo (JPEG, PNG, WebP, GIF, BMP or TIFF).")]
+FaceField = Annotated[int, Form(ge=1, description="Which face, 1 = the most prominent.")]
+
+
 # --- response models (what the OpenAPI page shows) --------------------------------------------------------
 
 
@@ -172,9 +177,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(400, "InvalidRequestError", "Invalid request: " + "; ".join(parts) + ".")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = _HTTP_TYPES.get(exc.status_code, "HTTPError")
-        return _error(exc.status_code, kind, str(exc.detail), dict(exc.headers or {}) or None)
+        message = str(exc.detail)
+        if exc.status_code in (404, 405):
+            message = f"{message}: {request.method} {request.url.path}. The endpoints are listed at /docs."
+        return _error(exc.status_code, kind, message, dict(exc.headers or {}) or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -269,8 +277,6 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
         return await queue.run(lambda: work(data))
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(check_key)], responses={401: {"model": ErrorOut}})
-    ImageField = Annotated[UploadFile, File(description="The photo (JPEG, PNG, WebP, GIF, BMP or TIFF).")]
-    FaceField = Annotated[int, Form(ge=1, description="Which face, 1 = the most prominent.")]
 
     @router.post("/classify", response_model=ClassifyOut, summary="Emotion of every face")
     async def classify(image: ImageField, face: Annotated[int | None, Form(ge=1)] = None) -> dict[str, Any]:
