@@ -22,7 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(args: list[str], ready: Callable[[], bool], timeout: float = 90.0) -> Iterator[subprocess.Popen]:
+def server_process(
+    args: list[str], ready: Callable[[], bool], timeout: float = 90.0
+) -> Iterator[subprocess.Popen]:
     """Runs ``python -m tools <args>`` until ``ready()`` is true; stops it (and waits) afterwards."""
     env = {**os.environ, "FACE_AGENT_TORCH_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(

@@ -52,7 +52,9 @@ def _post(client: httpx.Client, path: str, data: bytes, name: str = "photo.jpg",
 def _is_error(response: httpx.Response, status: int | None = None, kind: str | None = None) -> dict:
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"type", "message"}, body
-    assert 400 <= response.status_code < 500 if status is None else response.status_code == status, response.text
+    assert 400 <= response.status_code < 500 if status is None else response.status_code == status, (
+        response.text
+    )
     assert kind is None or body["error"]["type"] == kind, body
     assert len(body["error"]["message"]) > 10 and "Traceback" not in body["error"]["message"]
     return body["error"]
@@ -218,9 +220,14 @@ def test_upload_limit_is_413(service, astronaut):
     with _app_client(service, max_upload_bytes=50_000) as c:
         big = png_bytes(astronaut)
         assert len(big) > 50_000
-        _is_error(c.post("/v1/classify", files={"image": ("a.png", big, "image/png")}), 413, "ImageTooLargeError")
+        _is_error(
+            c.post("/v1/classify", files={"image": ("a.png", big, "image/png")}), 413, "ImageTooLargeError"
+        )
         small = _jpeg(astronaut[::4, ::4])
-        assert c.post("/v1/classify", files={"image": ("a.jpg", small, "image/jpeg")}).status_code in (200, 422)
+        assert c.post("/v1/classify", files={"image": ("a.jpg", small, "image/jpeg")}).status_code in (
+            200,
+            422,
+        )
 
 
 def test_full_queue_is_503(service, astronaut):
@@ -237,4 +244,7 @@ def test_full_queue_is_503(service, astronaut):
         finally:
             release.set()
             busy.result(timeout=30)
-        assert c.post("/v1/classify", files={"image": ("a.jpg", _jpeg(astronaut), "image/jpeg")}).status_code == 200
+        assert (
+            c.post("/v1/classify", files={"image": ("a.jpg", _jpeg(astronaut), "image/jpeg")}).status_code
+            == 200
+        )
