@@ -43,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rest.add_argument(
         "--api-key-env",
-        default="FACE_AGENT_API_KEY",
+        default="FACE_AGENT_SERVE_API_KEY",
         metavar="VAR",
         help="environment variable holding the API key required in X-API-Key (default "
-        "FACE_AGENT_API_KEY; no key needed when it is unset)",
+        "FACE_AGENT_SERVE_API_KEY; no key needed when it is unset)",
     )
     _common(rest)
     rest.set_defaults(handler=run_rest)
