@@ -9,6 +9,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -131,8 +132,18 @@ def test_mcp_over_stdio(tmp_path, astronaut, grace_hopper, chelsea):
 
 
 @pytest.fixture(scope="module")
-def mcp_url() -> Iterator[str]:
-    """``python -m tools serve mcp --http PORT`` (no --allow-dir), for the module."""
+def allowed(tmp_path_factory, grace_hopper, astronaut) -> Path:
+    """A folder the HTTP server may read (grace.jpg inside; outside.jpg next to it, outside)."""
+    root = tmp_path_factory.mktemp("mcp")
+    (root / "allowed").mkdir()
+    (root / "allowed" / "grace.jpg").write_bytes(_jpeg(grace_hopper))
+    (root / "outside.jpg").write_bytes(_jpeg(astronaut))
+    return root / "allowed"
+
+
+@pytest.fixture(scope="module")
+def mcp_url(allowed: Path) -> Iterator[str]:
+    """``python -m tools serve mcp --http PORT --allow-dir DIR``, for the module."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
 
@@ -143,18 +154,20 @@ def mcp_url() -> Iterator[str]:
         except httpx.HTTPError:
             return False
 
-    with server_process(["serve", "mcp", "--http", str(port)], ready):
+    with server_process(["serve", "mcp", "--http", str(port), "--allow-dir", str(allowed)], ready):
         yield url
 
 
 @pytest.mark.enable_socket
-def test_mcp_over_http(mcp_url: str, astronaut):
+def test_mcp_over_http(mcp_url: str, allowed: Path, astronaut):
     photo = _b64(_jpeg(astronaut))
 
     async def session() -> None:
         async with streamable_http_client(mcp_url) as (read, write, _), ClientSession(read, write) as s:
             await s.initialize()
-            assert {t.name for t in (await s.list_tools()).tools} == TOOLS
+            listed = (await s.list_tools()).tools
+            assert {t.name for t in listed} == TOOLS
+            assert all(t.annotations and t.annotations.readOnlyHint for t in listed)
             result = await s.call_tool("classify_emotion", {"image": photo})
             assert not result.isError and result.structuredContent["faces"][0]["label"] == "happy"
             result = await s.call_tool("explain_prediction", {"image": photo, "target": "sad"})
@@ -169,10 +182,16 @@ def test_mcp_over_http(mcp_url: str, astronaut):
                 await s.call_tool("classify_emotion", {"image": _b64(b"GIF89a but not really" * 4)}),
                 "InvalidImageError",
             )
+            result = await s.call_tool("classify_emotion", {"image": str(allowed / "grace.jpg")})
+            assert not result.isError and result.structuredContent["faces"][0]["label"] == "neutral"
+            outside = str(allowed.parent / "outside.jpg")
             _error(
-                await s.call_tool("classify_emotion", {"image": "/etc/hostname"}),
+                await s.call_tool("classify_emotion", {"image": outside}), "InvalidRequestError", "outside"
+            )
+            _error(
+                await s.call_tool("describe_face", {"image": "/etc/hostname"}),
                 "InvalidRequestError",
-                "--allow-dir",
+                "outside",
             )
 
     _run(session())

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.fastmcp import Context, FastMCP
-from mcp.types import CallToolResult, ImageContent, TextContent
+from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from tools.errors import FaceAgentError
@@ -49,10 +49,13 @@ class ServeState:
     queue: WorkQueue
     allow_dir: Path | None = None
 
-    async def call(self, image: str, work: Callable[[Any], ToolOutput]) -> CallToolResult:
-        """Decodes the image argument, runs ``work`` on a worker thread, and builds the MCP result."""
+    async def call(
+        self, file: str, work: Callable[[Any], ToolOutput], max_bytes: int = MAX_BYTES, what: str = "image"
+    ) -> CallToolResult:
+        """Decodes a file argument (base64, data URL, allowed path), runs ``work`` on a worker thread
+        with the bytes or path, and builds the MCP result (errors as ``isError`` results)."""
         try:
-            source = decode_image_argument(image, self.allow_dir)
+            source = decode_image_argument(file, self.allow_dir, max_bytes, what)
             out = await self.queue.run(lambda: work(source))
         except FaceAgentError as exc:
             return CallToolResult(
@@ -147,8 +150,12 @@ async def describe_face(image: ImageArg, ctx: Context, face: FaceNumber = 1) -> 
     return await _state(ctx).call(image, lambda src: _state(ctx).service.describe(src, face=face))
 
 
+# The tools only read what they are given: clients may call them without asking the user each time.
+READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
+
 # The registration table. find_faces (tools/locate.py) and analyze_video (tools/video.py) join it
-# when they exist: one async function each, shaped like those above, and one line here.
+# when they exist: one async function each, shaped like those above, and one line here. A video
+# tool passes its own size limit: ``_state(ctx).call(video, work, max_bytes=..., what="video")``.
 MCP_TOOLS: list[Callable[..., Any]] = [classify_emotion, explain_prediction, answer_question, describe_face]
 
 
@@ -183,5 +190,5 @@ def build_mcp_server(
         service or FaceService(), WorkQueue(workers, max_waiting), allow_dir
     )
     for tool in MCP_TOOLS:
-        server.add_tool(tool, name=tool.__name__, structured_output=False)
+        server.add_tool(tool, name=tool.__name__, structured_output=False, annotations=READ_ONLY)
     return server

@@ -64,8 +64,10 @@ def _strict_base64(value: str) -> bool:
     return len(value) % 4 == 0 and _BASE64.fullmatch(value) is not None
 
 
-def decode_image_argument(value: Any, allow_dir: Path | None = None) -> bytes | Path:
-    """The image a tool argument names: base64, a ``data:`` URL, or a path under ``allow_dir``.
+def decode_image_argument(
+    value: Any, allow_dir: Path | None = None, max_bytes: int = MAX_BYTES, what: str = "image"
+) -> bytes | Path:
+    """The file a tool argument names: base64, a ``data:`` URL, or a path under ``allow_dir``.
 
     Base64 is recognised first (a JPEG's base64 starts with ``/9j/``, so a leading slash alone does
     not make a path); a string that is not base64 and looks like a path (``/``, ``\\``, ``.``,
@@ -74,6 +76,8 @@ def decode_image_argument(value: Any, allow_dir: Path | None = None) -> bytes | 
     Args:
         value: the argument as the client sent it.
         allow_dir: the folder files may be read from; None refuses every path.
+        max_bytes: the largest decoded size accepted (a video tool passes its own).
+        what: what the file is, for messages ("image", "video").
 
     Returns:
         The decoded bytes, or the resolved path of a file inside ``allow_dir``.
@@ -83,9 +87,7 @@ def decode_image_argument(value: Any, allow_dir: Path | None = None) -> bytes | 
         InvalidImageError: base64 that does not decode; ``ImageTooLargeError`` past the size limit.
     """
     if not isinstance(value, str) or not value.strip():
-        raise InvalidRequestError(
-            "Give the image as a base64 string or a data URL (data:image/jpeg;base64,...)."
-        )
+        raise InvalidRequestError(f"Give the {what} as a base64 string or a data URL (data:...;base64,...).")
     text = value.strip()
     match = _DATA_URL.match(text)
     if match is not None:
@@ -93,13 +95,13 @@ def decode_image_argument(value: Any, allow_dir: Path | None = None) -> bytes | 
             raise InvalidImageError("Only base64 data URLs are accepted (data:image/png;base64,...).")
         text = text[match.end() :]
     elif text.startswith("file://"):
-        return _allowed_path(text[len("file://") :], allow_dir)
+        return _allowed_path(text[len("file://") :], allow_dir, what)
     payload = _WHITESPACE.sub("", text)
     if match is None and not (len(payload) >= 64 and _strict_base64(payload)) and _path_like(text):
-        return _allowed_path(text, allow_dir)
-    if len(payload) > (MAX_BYTES * 4) // 3 + 4:
+        return _allowed_path(text, allow_dir, what)
+    if len(payload) > (max_bytes * 4) // 3 + 4:
         raise ImageTooLargeError(
-            f"The image is about {len(payload) * 3 / 4 / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB."
+            f"The {what} is about {len(payload) * 3 / 4 / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB."
         )
     try:
         if "-" in payload or "_" in payload:
@@ -107,15 +109,15 @@ def decode_image_argument(value: Any, allow_dir: Path | None = None) -> bytes | 
         return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidImageError(
-            "The image argument is not valid base64 (nor a data URL): send the file's bytes base64-encoded."
+            f"The {what} argument is not valid base64 (nor a data URL): send the file's bytes base64-encoded."
         ) from exc
 
 
-def _allowed_path(text: str, allow_dir: Path | None) -> Path:
+def _allowed_path(text: str, allow_dir: Path | None, what: str = "image") -> Path:
     shown = text if len(text) <= 200 else text[:200] + "..."
     if allow_dir is None:
         raise InvalidRequestError(
-            "This server does not read files (it was started without --allow-dir); send the image "
+            f"This server does not read files (it was started without --allow-dir); send the {what} "
             "as base64 or a data URL instead."
         )
     root = allow_dir.expanduser().resolve()
