@@ -223,6 +223,19 @@ def test_upload_limit_is_413(service, astronaut):
         _is_error(
             c.post("/v1/classify", files={"image": ("a.png", big, "image/png")}), 413, "ImageTooLargeError"
         )
+
+        # Without Content-Length (chunked), the body is counted while it streams in.
+        def chunked():
+            yield b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'
+            for _ in range(20):
+                yield b"\xff" * 10_000
+            yield b"\r\n--b--\r\n"
+
+        streamed = c.post(
+            "/v1/classify", content=chunked(), headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+        assert streamed.request.headers.get("transfer-encoding") == "chunked"
+        _is_error(streamed, 413, "ImageTooLargeError")
         small = _jpeg(astronaut[::4, ::4])
         assert c.post("/v1/classify", files={"image": ("a.jpg", small, "image/jpeg")}).status_code in (
             200,
