@@ -82,3 +82,24 @@ def test_work_queue_refuses_past_its_limit():
         assert queue.pending == 0
     finally:
         queue.shutdown()
+
+
+def test_serve_imports_only_tools_and_its_server_libraries():
+    import ast
+    from pathlib import Path
+
+    import tools.serve
+
+    forbidden = {"agent", "training", "ui", "streamlit", "langchain", "langchain_core", "langgraph"}
+    for path in Path(tools.serve.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
