@@ -42,7 +42,7 @@ from agent.prompts import attachment_note, system_prompt
 from agent.results import Reply, collect_results, message_text
 from agent.settings import AgentSettings
 from agent.store import ImageStore, StoredImage
-from tools.errors import FaceAgentError, InvalidImageError
+from tools.errors import CapacityError, FaceAgentError, InvalidImageError
 from tools.lc import FaceToolContext, face_tools
 
 __all__ = ["ChatSession", "EventCallback"]
@@ -204,7 +204,7 @@ class ChatSession:
         if image is not None:
             try:
                 self.add_image(image, image_name)
-            except InvalidImageError as exc:
+            except (InvalidImageError, CapacityError) as exc:
                 return Reply(text=f"I couldn't use that photo: {exc}", notices=notices, error=str(exc))
         message = self._human_message(str(text or ""))
         new: list[BaseMessage] = []

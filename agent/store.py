@@ -1,9 +1,12 @@
-"""The session's image store: uploads decoded once, kept in memory, addressed by short ids.
+"""The session's image store: uploads kept in memory (compressed), addressed by short ids.
 
 Tools receive ``img1``, ``img2`` ... from the model and read the pixels from here, so a model never
 handles pixels or paths. Each image is an ``ImageRecord`` (tools.analysis), which also caches the
-faces and the classifier's forward pass, so classify, explain and ask on one photo decode and
-detect once. Nothing is written to disk.
+faces and the classifier's forward pass, so classify, explain and ask on one photo detect once.
+A record keeps the upload's bytes and decodes them on demand under the process-wide pixel budget
+(``tools.pixels``), so a session holds about the size of its files, not of its decoded photos.
+A session holds at most ``MAX_IMAGES`` photos and ``MAX_SESSION_MB`` of files. Nothing is written
+to disk.
 """
 
 from __future__ import annotations
@@ -15,11 +18,11 @@ from typing import Any
 
 from tools.analysis import ImageRecord, image_key
 from tools.errors import InvalidImageError, InvalidRequestError
-from tools.images import load_image
 
-__all__ = ["StoredImage", "ImageStore", "MAX_IMAGES"]
+__all__ = ["StoredImage", "ImageStore", "MAX_IMAGES", "MAX_SESSION_MB"]
 
-MAX_IMAGES = 20  # per session; each record holds a decoded photo in memory
+MAX_IMAGES = 20  # per session
+MAX_SESSION_MB = 200  # compressed bytes of a session's photos together (20 phone photos of ~10 MB)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class StoredImage:
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
-        h, w = self.record.rgb.shape[:2]
+        h, w = self.record.shape[:2]
         return w, h
 
 
@@ -55,8 +58,9 @@ def _name_of(source: Any, index: int) -> str:
 class ImageStore:
     """The images of one chat session, in upload order."""
 
-    def __init__(self, max_images: int = MAX_IMAGES) -> None:
+    def __init__(self, max_images: int = MAX_IMAGES, max_bytes: int = MAX_SESSION_MB * 2**20) -> None:
         self.max_images = max_images
+        self.max_bytes = max_bytes
         self._images: dict[str, StoredImage] = {}
         self._counter = 0
 
@@ -69,6 +73,7 @@ class ImageStore:
 
         Raises:
             InvalidImageError: the input is not a readable image, or the session is full.
+            CapacityError: the process holds its limit of photos (all sessions together).
         """
         if isinstance(source, ImageRecord):
             record, key = source, source.key
@@ -84,7 +89,14 @@ class ImageStore:
                 f"This conversation already holds {self.max_images} photos; start a new one to add more."
             )
         if record is None:
-            record = ImageRecord(load_image(source), key)
+            record = ImageRecord.from_source(source, key)
+        held = self.stored_bytes
+        if held + record.pixels.stored_bytes > self.max_bytes:
+            raise InvalidImageError(
+                f"This conversation already holds {held / 2**20:.0f} MB of photos and this one is "
+                f"{record.pixels.stored_bytes / 2**20:.1f} MB; the limit is {self.max_bytes / 2**20:.0f} MB. "
+                "Start a new conversation to add more."
+            )
         self._counter += 1
         image_id = f"img{self._counter}"
         stored = StoredImage(image_id, name or _name_of(source, self._counter), record)
@@ -102,6 +114,11 @@ class ImageStore:
         except KeyError:
             valid = ", ".join(self._images) or "none"
             raise InvalidRequestError(f"No image {image_id!r} in this session; valid ids: {valid}.") from None
+
+    @property
+    def stored_bytes(self) -> int:
+        """Compressed bytes held by this session's photos."""
+        return sum(s.record.pixels.stored_bytes for s in self._images.values())
 
     def records(self) -> dict[str, ImageRecord]:
         """Image id -> record, for the tools' runtime context."""

@@ -19,6 +19,7 @@ from PIL import Image
 __all__ = [
     "QUESTION",
     "astronaut_variants",
+    "large_photo",
     "grace_hopper",
     "jpeg",
     "machine_line",
@@ -48,6 +49,34 @@ def astronaut_variants(count: int) -> list[bytes]:
     return [
         jpeg(np.clip(base + (i % 13) - 6 + 13 * (i // 13), 0, 255).astype(np.uint8)) for i in range(count)
     ]
+
+
+def large_photo(seed: int, side: int = 4000) -> tuple[bytes, str]:
+    """A ``side`` x ``side`` JPEG (16 MP by default, ~1 MB) with one real face on a random backdrop.
+
+    Even seeds show the smiling astronaut, odd seeds Grace Hopper (mouth closed), enlarged to
+    50-80% of the side at a random place, so every seed is a different photo of a known face.
+
+    Returns:
+        The JPEG bytes and the face's name (``astronaut`` or ``grace_hopper``).
+    """
+    import cv2
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    name = "astronaut" if seed % 2 == 0 else "grace_hopper"
+    face = data.astronaut() if name == "astronaut" else grace_hopper()
+    canvas = cv2.resize(
+        rng.integers(0, 255, (12, 12, 3), dtype=np.uint8), (side, side), interpolation=cv2.INTER_CUBIC
+    )
+    width = int(side * rng.uniform(0.5, 0.8))
+    face = cv2.resize(
+        face, (width, round(width * face.shape[0] / face.shape[1])), interpolation=cv2.INTER_CUBIC
+    )
+    y = int(rng.integers(0, side - face.shape[0]))
+    x = int(rng.integers(0, side - face.shape[1]))
+    canvas[y : y + face.shape[0], x : x + face.shape[1]] = face
+    return jpeg(canvas, quality=90), name
 
 
 def grace_hopper() -> np.ndarray:

@@ -259,3 +259,26 @@ def test_cli_asks_blip_from_a_local_folder(tiny_blip: Path, capsys: pytest.Captu
     assert main([*argv, "--backend", "blip", "--device", "cpu"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["backend"] == "blip" and payload["evidence"]["model"] == str(tiny_blip)
+
+
+def test_embeddings_of_all_images_share_one_memory_budget(
+    qa: FaceQA, astronaut: np.ndarray, grace_hopper: np.ndarray, monkeypatch
+) -> None:
+    from tools import blip as blip_module
+
+    budget = blip_module._EmbeddingBudget(max_bytes=1)  # holds only the newest embedding
+    monkeypatch.setattr(blip_module, "_EMBEDDINGS", budget)
+    calls = count_vision_calls(qa)
+    first = qa.ask(astronaut, "is the mouth open?")
+    qa.ask(astronaut, "what color is the hair?")
+    assert len(calls) == 1 and budget.used > 0
+    qa.ask(grace_hopper, "is the mouth open?")  # evicts the astronaut's embedding
+    assert len(calls) == 2
+    again = qa.ask(astronaut, "is the mouth open?")
+    assert len(calls) == 3 and again.text == first.text  # encoded again, the same answer
+    used = budget.used
+    qa.cache.clear()
+    import gc
+
+    gc.collect()
+    assert budget.used < used  # an image that is gone releases its share

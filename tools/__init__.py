@@ -15,7 +15,9 @@ import importlib
 from typing import Any
 
 from tools.errors import (
+    CapacityError,
     FaceAgentError,
+    ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
     ModelUnavailableError,
@@ -41,12 +43,14 @@ _LAZY = {
 
 __all__ = [
     "Answer",
+    "CapacityError",
     "EmotionClassifier",
     "Explainer",
     "Explanation",
     "FaceAgentError",
     "FaceMap",
     "FaceQA",
+    "ImageTooLargeError",
     "InvalidImageError",
     "InvalidRequestError",
     "ModelUnavailableError",

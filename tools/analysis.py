@@ -1,10 +1,11 @@
 """One per-image cache shared by every tool.
 
 Decoding and face detection are the expensive, model-independent part of a turn. An
-``ImageRecord`` holds the decoded pixels and the detected faces of one image, plus a small dict
-where each tool keeps what it computed (the classifier's forward pass, BLIP's image embedding), so
-"classify, explain, then ask" decodes and detects once. Records live in memory only, in an LRU of
-bounded size: nothing is written to disk.
+``ImageRecord`` holds the pixels and the detected faces of one image, plus a small dict where each
+tool keeps what it computed (the classifier's forward pass, BLIP's image embedding), so "classify,
+explain, then ask" detects once. The pixels are kept compressed (``tools.pixels``): ``record.rgb``
+decodes on demand under one process-wide memory budget. Records live in memory only, in an LRU
+bounded in count and in stored bytes: nothing is written to disk.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from PIL import Image
 
 from tools.errors import InvalidRequestError, NoFaceError
 from tools.faces import Face, detect_faces
-from tools.images import ImageInput, load_image
+from tools.images import ImageInput
+from tools.pixels import StoredPixels
 
 __all__ = ["ImageRecord", "AnalysisCache", "image_key", "default_cache"]
 
@@ -52,11 +54,15 @@ def image_key(source: ImageInput) -> str | None:
 
 
 class ImageRecord:
-    """Decoded pixels of one image, its faces (found on first use) and per-tool results."""
+    """The pixels of one image, its faces (found on first use) and per-tool results.
 
-    def __init__(self, rgb: np.ndarray, key: str | None = None):
-        rgb.setflags(write=False)  # shared between tools and threads: nobody may change it
-        self.rgb = rgb
+    Args:
+        rgb: the decoded RGB uint8 array (made read-only), or ``StoredPixels`` (see ``from_source``).
+        key: the content hash, for caches.
+    """
+
+    def __init__(self, rgb: np.ndarray | StoredPixels, key: str | None = None):
+        self.pixels = rgb if isinstance(rgb, StoredPixels) else StoredPixels.from_array(rgb)
         self.key = key
         self._no_face: NoFaceError | None = None
         self._faces: list[Face] | None = None
@@ -66,6 +72,21 @@ class ImageRecord:
         # classifier's forward pass. Detection never takes ``_lock``, so the two cannot deadlock.
         self._faces_lock = threading.Lock()
         self._results: dict[Any, Any] = {}
+
+    @classmethod
+    def from_source(cls, source: ImageInput, key: str | None = None) -> ImageRecord:
+        """Reads an input (a file's bytes are kept compressed); ``InvalidImageError`` if unreadable."""
+        return cls(StoredPixels.from_source(source), key)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The read-only HxWx3 RGB uint8 pixels, decoded on demand (shared: never change them)."""
+        return self.pixels.array()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(height, width, 3), known without decoding."""
+        return self.pixels.shape
 
     @property
     def faces(self) -> list[Face]:
@@ -104,10 +125,17 @@ class ImageRecord:
 
 
 class AnalysisCache:
-    """An in-memory LRU of ``ImageRecord`` keyed by content hash."""
+    """An in-memory LRU of ``ImageRecord`` keyed by content hash, bounded in count and stored bytes.
 
-    def __init__(self, maxsize: int = 16) -> None:
+    Args:
+        maxsize: the most records kept.
+        max_bytes: the most compressed bytes their pixels may hold together (the newest record is
+            always kept).
+    """
+
+    def __init__(self, maxsize: int = 16, max_bytes: int = 128 * 2**20) -> None:
         self.maxsize = maxsize
+        self.max_bytes = max_bytes
         self._records: OrderedDict[str, ImageRecord] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -122,13 +150,15 @@ class AnalysisCache:
                 if record is not None:
                     self._records.move_to_end(key)
                     return record
-        record = ImageRecord(load_image(source), key)
+        record = ImageRecord.from_source(source, key)
         if key is not None:
             with self._lock:
                 record = self._records.setdefault(key, record)
                 self._records.move_to_end(key)
-                while len(self._records) > self.maxsize:
-                    self._records.popitem(last=False)
+                held = sum(r.pixels.stored_bytes for r in self._records.values())
+                while len(self._records) > 1 and (len(self._records) > self.maxsize or held > self.max_bytes):
+                    _, dropped = self._records.popitem(last=False)
+                    held -= dropped.pixels.stored_bytes
         return record
 
     def clear(self) -> None:

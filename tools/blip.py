@@ -7,7 +7,9 @@ cross-attention projects from it (they do not depend on the question). Each ques
 the text encoder over its own few tokens and the answer decoder: the same computation as
 ``generate``, token for token (a test compares them), at a fraction of the cost
 (``python -m benchmarks.bench_vqa`` prints the ratio). For blip-vqa-base the cached state is about
-44 MB per image and face (fp32), kept as long as the image's record stays in the analysis cache.
+44 MB per image and face (fp32): the states of all images together are bounded by one process-wide
+LRU (``FACE_AGENT_BLIP_CACHE_MB``, 512 MB by default, about 11 faces); an image whose state was
+dropped runs the vision encoder again on its next question.
 
 What BLIP sees: the face box enlarged 1.7x (centre raised a little, so hair, glasses and ears are
 in view), squared and clipped to the photo; or the whole photo when that crop would cover most of it
@@ -20,10 +22,13 @@ cache with ``local_files_only=True``; a download (about 1.5 GB for blip-vqa-base
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
 import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +187,75 @@ class ImageEmbedding:
     cross_kv: tuple[tuple[torch.Tensor, torch.Tensor], ...] | None
 
 
+def _nbytes(embedding: ImageEmbedding) -> int:
+    tensors = [embedding.embeds, *(t for pair in embedding.cross_kv or () for t in pair)]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+_SLOT_TOKENS = itertools.count(1)
+
+
+class _Slot:
+    """One image and face's place for its embedding (kept on the record; the LRU may empty it)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.value: ImageEmbedding | None = None
+        self.token = next(_SLOT_TOKENS)
+
+
+class _EmbeddingBudget:
+    """The process-wide LRU that bounds the bytes of every record's BLIP embeddings together.
+
+    The LRU holds weak references to the slots, so an image that is gone takes its embedding with
+    it; eviction empties a slot (its next question encodes again). The LRU's lock is never held
+    while a slot's lock is taken.
+    """
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        if max_bytes is None:
+            value = os.environ.get("FACE_AGENT_BLIP_CACHE_MB", "").strip()
+            max_bytes = int(float(value) * 2**20) if value.replace(".", "", 1).isdigit() else 512 * 2**20
+        self.max_bytes = max_bytes
+        self._lru: OrderedDict[int, tuple[Any, int]] = OrderedDict()
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def touch(self, slot: _Slot) -> None:
+        with self._lock:
+            if slot.token in self._lru:
+                self._lru.move_to_end(slot.token)
+
+    def admit(self, slot: _Slot, nbytes: int) -> None:
+        with self._lock:
+            old = self._lru.pop(slot.token, None)
+            self._used -= old[1] if old else 0
+            self._lru[slot.token] = (weakref.ref(slot, self._forget(slot.token)), nbytes)
+            self._used += nbytes
+            while self._used > self.max_bytes and len(self._lru) > 1:
+                _, (ref, size) = self._lru.popitem(last=False)
+                self._used -= size
+                victim = ref()
+                if victim is not None:
+                    victim.value = None
+
+    def _forget(self, key: int) -> Any:
+        def forget(_: Any) -> None:
+            with self._lock:
+                entry = self._lru.pop(key, None)
+                self._used -= entry[1] if entry else 0
+
+        return forget
+
+    @property
+    def used(self) -> int:
+        """Bytes of embeddings held now."""
+        return self._used
+
+
+_EMBEDDINGS = _EmbeddingBudget()
+
+
 class BlipVQA:
     """BLIP visual question answering with a per-image embedding cache.
 
@@ -276,8 +350,18 @@ class BlipVQA:
     # --- inference -----------------------------------------------------------------------------
 
     def embedding(self, record: ImageRecord, face: int = 0) -> ImageEmbedding:
-        """The image embedding of one face, computed once per record (thread-safe)."""
-        return record.cached(("blip", self.model_id, face), lambda: self._encode(record, face))
+        """The image embedding of one face, computed once per record while the process-wide budget
+        keeps it (thread-safe)."""
+        slot = record.cached(("blip", self.model_id, face), _Slot)
+        with slot.lock:
+            value = slot.value
+            if value is not None:
+                _EMBEDDINGS.touch(slot)
+                return value
+            value = self._encode(record, face)
+            slot.value = value
+            _EMBEDDINGS.admit(slot, _nbytes(value))
+            return value
 
     def image_embeds(self, record: ImageRecord, face: int = 0) -> torch.Tensor:
         """The vision encoder's output for one face of an image, computed once per record."""

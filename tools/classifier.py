@@ -244,7 +244,7 @@ class EmotionClassifier:
         """The faces this model classifies: detected ones, or the whole image for ``none`` alignment."""
         if self.aligns_faces:
             return record.faces
-        h, w = record.rgb.shape[:2]
+        h, w = record.shape[:2]
         return [Face((0, 0, w - 1, h - 1), float("nan"), np.zeros((0, 2), np.float32), source="whole-image")]
 
     def _compute(self, record: ImageRecord) -> list[FaceForward]:

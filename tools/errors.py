@@ -10,9 +10,11 @@ from __future__ import annotations
 __all__ = [
     "FaceAgentError",
     "InvalidImageError",
+    "ImageTooLargeError",
     "NoFaceError",
     "ModelUnavailableError",
     "InvalidRequestError",
+    "CapacityError",
 ]
 
 
@@ -22,6 +24,10 @@ class FaceAgentError(Exception):
 
 class InvalidImageError(FaceAgentError, ValueError):
     """The input could not be read as an image (wrong type, corrupt, too large, unsupported)."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """The file is larger than the size limit (its bytes, before anything is decoded)."""
 
 
 class NoFaceError(FaceAgentError):
@@ -34,3 +40,11 @@ class ModelUnavailableError(FaceAgentError):
 
 class InvalidRequestError(FaceAgentError, ValueError):
     """A request named something that does not exist (an unknown label, method or face index)."""
+
+
+class CapacityError(FaceAgentError):
+    """A memory or work limit of this process was reached (too many photos held, a full queue).
+
+    Nothing is wrong with the request itself: it can be tried again later, or after closing
+    other conversations.
+    """

@@ -717,7 +717,8 @@ class Explanation:
         faithfulness_text: that figure in words.
         prediction: the classification of the face.
         face_image: the aligned RGB crop the heatmap lies on.
-        photo: the original RGB image (kept in memory only, for ``full_overlay_png``).
+        photo: the original RGB image, or a function that returns it (the record's pixels, decoded
+            on demand so a cached explanation does not pin the whole photo), for ``full_overlay_png``.
         matrix: the 2x3 affine from photo to crop coordinates.
         grid: (rows, columns) of the explained layer's map, before it is enlarged to the crop.
     """
@@ -736,7 +737,7 @@ class Explanation:
     prediction: Prediction = field(repr=False)
     grid: tuple[int, int] | None = None
     face_image: np.ndarray | None = field(default=None, repr=False)
-    photo: np.ndarray | None = field(default=None, repr=False)
+    photo: np.ndarray | Callable[[], np.ndarray] | None = field(default=None, repr=False)
     matrix: np.ndarray | None = field(default=None, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False, init=False)
 
@@ -761,7 +762,8 @@ class Explanation:
                 raise InvalidRequestError(
                     "This explanation does not carry its photo; only the face overlay exists."
                 )
-            self._memo["full"] = png_bytes(full_overlay(self.photo, self.heatmap, self.matrix))
+            photo = self.photo() if callable(self.photo) else self.photo
+            self._memo["full"] = png_bytes(full_overlay(photo, self.heatmap, self.matrix))
         return self._memo["full"]
 
     @property
@@ -956,7 +958,7 @@ class Explainer:
             if forward.activation.dim() == 4
             else None,
             face_image=forward.aligned.image,
-            photo=record.rgb,
+            photo=record.pixels.array,
             matrix=forward.aligned.matrix,
         )
         if ahead is not None:

@@ -17,9 +17,18 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tools.errors import InvalidImageError
+from tools.errors import ImageTooLargeError, InvalidImageError
 
-__all__ = ["load_image", "ImageInput", "MAX_BYTES", "MAX_PIXELS", "MIN_SIDE", "SUPPORTED_FORMATS"]
+__all__ = [
+    "load_image",
+    "read_bytes",
+    "decode_bytes",
+    "ImageInput",
+    "MAX_BYTES",
+    "MAX_PIXELS",
+    "MIN_SIDE",
+    "SUPPORTED_FORMATS",
+]
 
 ImageInput = Any  # str | os.PathLike | bytes | file-like | PIL.Image.Image | np.ndarray
 
@@ -73,7 +82,7 @@ def _read_source(source: Any) -> tuple[bytes, str]:
             raise InvalidImageError(f"{path} is not a file (it is a folder or a device).")
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise InvalidImageError(
+            raise ImageTooLargeError(
                 f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB. "
                 "Please upload a smaller photo."
             )
@@ -103,7 +112,7 @@ def _open_bytes(data: bytes, name: str) -> Image.Image:
     if not data:
         raise InvalidImageError(f"{name} is empty (0 bytes). " + _formats_hint())
     if len(data) > MAX_BYTES:
-        raise InvalidImageError(
+        raise ImageTooLargeError(
             f"{name} is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB. "
             "Please upload a smaller photo."
         )
@@ -230,6 +239,19 @@ def load_image(source: ImageInput) -> np.ndarray:
         return result.copy() if result is source else result
     if isinstance(source, Image.Image):
         return _to_rgb(source, "The image")
-    data, name = _read_source(source)
+    return decode_bytes(*read_bytes(source))
+
+
+def read_bytes(source: ImageInput) -> tuple[bytes, str]:
+    """The raw bytes of a path, bytes or file-like input and a name for messages (nothing decoded).
+
+    Raises:
+        InvalidImageError: the file is missing, unreadable or over ``MAX_BYTES``.
+    """
+    return _read_source(source)
+
+
+def decode_bytes(data: bytes, name: str = "The upload") -> np.ndarray:
+    """Decodes an encoded image (as ``load_image`` does for bytes); ``name`` is used in messages."""
     with _open_bytes(data, name) as image:
         return _to_rgb(image, name)

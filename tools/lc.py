@@ -196,7 +196,7 @@ def classify_emotion(
         record = classifier.record(context.image(image_id))
         preds = [p.to_dict() for p in classifier.predict(record)]
         count = len(preds)
-        height, width = record.rgb.shape[:2]
+        height, width = record.shape[:2]
         where = locate.locate_faces([p["box"] for p in preds], (width, height))
         for pred, found in zip(preds, where.faces):
             pred["position"] = found.position
@@ -334,7 +334,7 @@ def find_faces(
         context = _context(runtime)
         classifier = context.get_classifier()
         record = classifier.record(context.image(image_id))
-        height, width = record.rgb.shape[:2]
+        height, width = record.shape[:2]
         try:
             faces = classifier.faces_of(record)
         except NoFaceError:

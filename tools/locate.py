@@ -259,7 +259,7 @@ def find_faces(image: ImageInput | Any) -> FaceMap:
     from tools.errors import NoFaceError
 
     record = default_cache().get(image)
-    height, width = record.rgb.shape[:2]
+    height, width = record.shape[:2]
     try:
         faces = record.faces
     except NoFaceError:

@@ -1,0 +1,303 @@
+"""What the MCP server and the REST API share: the models, the image inputs and the work queue.
+
+``FaceService`` runs the face tools on one image with the process-wide cached models and per-image
+cache (``tools.analysis.default_cache``), and returns a ``ToolOutput``: a short text (the same kind
+of sentence the LangChain tools give a model), the tool's ``to_dict()`` data and, for explanations,
+the heatmap PNG. Faces are counted from 1 in every argument, as in ``tools.lc``.
+
+``decode_image_argument`` turns a tool argument into something ``tools.images`` reads: base64, a
+data URL, or a file path, the last only inside a folder the operator allowed. ``WorkQueue`` runs the
+CPU work off the event loop on a fixed number of threads with a bounded number of requests waiting;
+past it, ``CapacityError`` (a 503 / an MCP tool error) instead of an ever longer queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tools.errors import CapacityError, ImageTooLargeError, InvalidImageError, InvalidRequestError
+from tools.images import MAX_BYTES
+from tools.labels import display_name
+
+__all__ = [
+    "FaceService",
+    "ToolOutput",
+    "WorkQueue",
+    "decode_image_argument",
+    "IMAGE_SUFFIXES",
+]
+
+T = TypeVar("T")
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+/-]*)(?P<params>(;[\w.+-]+=[\w.+-]+)*)(?P<b64>;base64)?,", re.I)
+_WHITESPACE = re.compile(r"\s+")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+@dataclass
+class ToolOutput:
+    """One tool's answer: text for a person or a model, plain data, and an optional PNG."""
+
+    text: str
+    data: dict[str, Any]
+    png: bytes | None = None
+
+
+# --- image arguments ------------------------------------------------------------------------------------
+
+
+def _path_like(value: str) -> bool:
+    return value.startswith("~") or any(c in value for c in "/\\.:")
+
+
+def _strict_base64(value: str) -> bool:
+    return len(value) % 4 == 0 and _BASE64.fullmatch(value) is not None
+
+
+def decode_image_argument(
+    value: Any, allow_dir: Path | None = None, max_bytes: int = MAX_BYTES, what: str = "image"
+) -> bytes | Path:
+    """The file a tool argument names: base64, a ``data:`` URL, or a path under ``allow_dir``.
+
+    Base64 is recognised first (a JPEG's base64 starts with ``/9j/``, so a leading slash alone does
+    not make a path); a string that is not base64 and looks like a path (``/``, ``\\``, ``.``,
+    ``~``, ``file://``) is a path.
+
+    Args:
+        value: the argument as the client sent it.
+        allow_dir: the folder files may be read from; None refuses every path.
+        max_bytes: the largest decoded size accepted (a video tool passes its own).
+        what: what the file is, for messages ("image", "video").
+
+    Returns:
+        The decoded bytes, or the resolved path of a file inside ``allow_dir``.
+
+    Raises:
+        InvalidRequestError: not a string, a path when paths are not allowed or outside the folder.
+        InvalidImageError: base64 that does not decode; ``ImageTooLargeError`` past the size limit.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"Give the {what} as a base64 string or a data URL (data:...;base64,...).")
+    text = value.strip()
+    match = _DATA_URL.match(text)
+    if match is not None:
+        if not match.group("b64"):
+            raise InvalidImageError("Only base64 data URLs are accepted (data:image/png;base64,...).")
+        text = text[match.end() :]
+    elif text.startswith("file://"):
+        return _allowed_path(text[len("file://") :], allow_dir, what)
+    payload = _WHITESPACE.sub("", text)
+    if match is None and not (len(payload) >= 64 and _strict_base64(payload)) and _path_like(text):
+        return _allowed_path(text, allow_dir, what)
+    if len(payload) > (max_bytes * 4) // 3 + 4:
+        raise ImageTooLargeError(
+            f"The {what} is about {len(payload) * 3 / 4 / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB."
+        )
+    try:
+        if "-" in payload or "_" in payload:
+            return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImageError(
+            f"The {what} argument is not valid base64 (nor a data URL): send the file's bytes base64-encoded."
+        ) from exc
+
+
+def _allowed_path(text: str, allow_dir: Path | None, what: str = "image") -> Path:
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    if allow_dir is None:
+        raise InvalidRequestError(
+            f"This server does not read files (it was started without --allow-dir); send the {what} "
+            "as base64 or a data URL instead."
+        )
+    root = allow_dir.expanduser().resolve()
+    path = Path(text).expanduser()
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if not resolved.is_relative_to(root):
+        raise InvalidRequestError(
+            f"{shown} is outside the folder this server may read ({root}); only files inside it are accepted."
+        )
+    return resolved
+
+
+# --- the work queue --------------------------------------------------------------------------------------
+
+
+class WorkQueue:
+    """Runs blocking work on ``workers`` threads with at most ``max_waiting`` requests queued.
+
+    Args:
+        workers: threads doing the work (one torch thread each; see ``tools.device.serving_threads``).
+        max_waiting: requests allowed to wait for a thread; one more is refused with ``CapacityError``.
+    """
+
+    def __init__(self, workers: int = 2, max_waiting: int = 32) -> None:
+        self.workers = max(1, workers)
+        self.max_waiting = max(0, max_waiting)
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="face-serve")
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Requests running or waiting now."""
+        return self._pending
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Runs ``fn`` on a worker thread and waits for it without blocking the event loop.
+
+        Raises:
+            CapacityError: every worker is busy and the waiting line is full.
+        """
+        limit = self.workers + self.max_waiting
+        with self._lock:
+            if self._pending >= limit:
+                raise CapacityError(
+                    f"The server is busy: {self._pending} requests are running or waiting (limit {limit}). "
+                    "Try again in a moment."
+                )
+            self._pending += 1
+        try:
+            return await asyncio.wrap_future(self._executor.submit(fn))
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def shutdown(self) -> None:
+        """Stops the threads (waits for running work)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+# --- the tools -------------------------------------------------------------------------------------------
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:.0f}%" if p >= 0.01 else f"{100 * p:.1f}%"
+
+
+def _prediction_text(pred: dict[str, Any]) -> str:
+    ranked = sorted(pred["probs"].items(), key=lambda kv: kv[1], reverse=True)
+    text = f"face {pred['face'] + 1}: {display_name(pred['label'])} {_percent(pred['confidence'])}"
+    if len(ranked) > 1:
+        text += f" (runner-up {display_name(ranked[1][0])} {_percent(ranked[1][1])})"
+    compound = pred.get("compound")
+    if compound and compound.get("label"):
+        kind = "derived from basic scores" if compound.get("derived") else "predicted"
+        text += f"; compound reading {display_name(compound['label'])} ({kind})"
+    return text
+
+
+def _face_index(face: int | None, count: int | None = None) -> int:
+    if face is None:
+        return 0
+    if isinstance(face, bool) or not isinstance(face, int) or face < 1:
+        raise InvalidRequestError(
+            f"Faces are counted from 1 (the most prominent); {face!r} is not a face number."
+        )
+    if count is not None and face > count:
+        raise InvalidRequestError(
+            f"Face {face} was asked for, but this photo has {count} face{'s' if count != 1 else ''}."
+        )
+    return face - 1
+
+
+@dataclass
+class FaceService:
+    """The face tools over the process-wide cached models, for the servers.
+
+    Args:
+        model: a checkpoint folder, or None for the offline default classifier.
+        qa_options: keyword arguments for ``FaceQA`` (``backend``, ``blip_model``, ``allow_download``).
+        default_method: the CAM method used when a call names none.
+    """
+
+    model: str | None = None
+    qa_options: dict[str, Any] = field(default_factory=dict)
+    default_method: str = "gradcam"
+    _classifier: Any = field(default=None, init=False, repr=False)
+    _explainer: Any = field(default=None, init=False, repr=False)
+    _qa: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def load(self) -> FaceService:
+        """Loads every model now (the servers call this once at start-up)."""
+        with self._lock:
+            if self._classifier is None:
+                from tools.classifier import default_classifier
+                from tools.explainer import Explainer
+                from tools.vqa import FaceQA
+
+                classifier = default_classifier(self.model)
+                self._explainer = Explainer(classifier, render_ahead=True)
+                self._qa = FaceQA(classifier=classifier, **self.qa_options)
+                self._classifier = classifier
+        return self
+
+    @property
+    def classifier(self) -> Any:
+        """The emotion classifier (loaded on first use)."""
+        return self.load()._classifier
+
+    @property
+    def model_name(self) -> str:
+        return str(self.classifier.name)
+
+    def classify(self, image: Any, face: int | None = None) -> ToolOutput:
+        """Every face's emotion (or one face's), most prominent first."""
+        preds = [p.to_dict() for p in self.classifier.predict(image)]
+        count = len(preds)
+        if face is not None:
+            preds = [preds[_face_index(face, count)]]
+        lines = "; ".join(_prediction_text(p) for p in preds)
+        text = f"{count} face{'s' if count != 1 else ''} (model {self.model_name}): {lines}."
+        return ToolOutput(text, {"faces": preds, "model": self.model_name})
+
+    def explain(
+        self,
+        image: Any,
+        face: int = 1,
+        target: str | None = None,
+        versus: str | None = None,
+        method: str | None = None,
+    ) -> ToolOutput:
+        """A CAM heatmap of one face: regions, faithfulness, and the overlay PNG."""
+        count = len(self.classifier.predict(image))  # cached: the explanation reuses this pass
+        explanation = self.load()._explainer.explain(
+            image,
+            target=target or None,
+            method=method or self.default_method,
+            face=_face_index(face, count),
+            versus=versus or None,
+        )
+        return ToolOutput(explanation.summary(), explanation.to_dict(), explanation.overlay_png)
+
+    def ask(self, image: Any, question: str, face: int = 1) -> ToolOutput:
+        """Answers a question about the visible state of one face."""
+        answer = self.load()._qa.ask(image, question, face=_face_index(face))
+        note = "" if answer.in_scope else " (outside what this answerer can judge reliably)"
+        return ToolOutput(f"face {face}: {answer.text}{note} [{answer.backend}]", answer.to_dict())
+
+    def describe(self, image: Any, face: int = 1) -> ToolOutput:
+        """A short paragraph on the eyes, mouth, brows and head pose of one face."""
+        answer = self.load()._qa.describe(image, face=_face_index(face))
+        return ToolOutput(f"face {face}: {answer.text} [{answer.backend}]", answer.to_dict())
+
+    def health(self) -> dict[str, Any]:
+        """Model and memory figures for ``/health``."""
+        from tools.pixels import default_budget
+
+        return {
+            "status": "ok",
+            "model": self.model_name if self._classifier is not None else None,
+            "memory": default_budget().stats().to_dict(),
+        }
