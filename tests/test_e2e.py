@@ -222,7 +222,7 @@ def test_upload_ask_and_answer_in_chromium(browser, app_url: str, tmp_path: Path
     textarea = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]')
     textarea.send_keys("Is the mouth open?")
     textarea.send_keys(Keys.ENTER)
-    wait.until(lambda d: "mouth" in _message_texts(d)[-1].lower() and len(_message_texts(d)) >= 4)
+    wait.until(lambda d: "open" in _message_texts(d)[-1].lower() and len(_message_texts(d)) >= 4)
 
     # The page loads everything from the app itself: no fonts, analytics or images from elsewhere.
     urls = _requested_urls(driver)

@@ -22,12 +22,14 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_public_names() -> None:
     assert tools.__all__ == [
         "Answer",
+        "CapacityError",
         "EmotionClassifier",
         "Explainer",
         "Explanation",
         "FaceAgentError",
         "FaceMap",
         "FaceQA",
+        "ImageTooLargeError",
         "InvalidImageError",
         "InvalidRequestError",
         "ModelUnavailableError",

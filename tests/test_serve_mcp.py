@@ -22,10 +22,11 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from PIL import Image
 
+from benchmarks.photos import group_photo
 from tests.conftest import png_bytes
 from tests.serving import ROOT, free_port, server_process
 
-TOOLS = {"classify_emotion", "explain_prediction", "answer_question", "describe_face"}
+TOOLS = {"classify_emotion", "explain_prediction", "answer_question", "describe_face", "find_faces"}
 
 
 def _b64(data: bytes) -> str:
@@ -89,6 +90,12 @@ def test_mcp_over_stdio(tmp_path, astronaut, grace_hopper, chelsea):
             assert not result.isError and "open" in _text(result) and result.structuredContent["short"]
             result = await s.call_tool("describe_face", {"image": photo})
             assert not result.isError and "eyes" in _text(result).lower()
+
+            group, _ = group_photo()
+            result = await s.call_tool("find_faces", {"image": _b64(_jpeg(group))})
+            assert not result.isError and result.structuredContent["count"] >= 8
+            assert [c.type for c in result.content] == ["text", "image"]  # the numbered photo
+            assert "faces:" in _text(result) and "left" in _text(result)
 
             result = await s.call_tool(
                 "answer_question", {"image": "grace.jpg", "question": "Is the mouth open?"}

@@ -11,7 +11,9 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data
 
+from benchmarks.photos import group_photo
 from tests.bad_inputs import CASES, Case, as_file_bytes
 from tests.conftest import GRACE_HOPPER, png_bytes
 from tests.serving import free_port, server_process
@@ -82,8 +84,18 @@ def test_every_endpoint(client: httpx.Client, astronaut, grace_hopper):
     described = _post(client, "/v1/describe", photo).json()
     assert "eyes" in described["text"].lower() and described["backend"] == "geometry"
 
+    group = _jpeg(group_photo()[0])
+    faces = _post(client, "/v1/faces", group).json()
+    assert faces["count"] >= 8 and len(faces["faces"]) == faces["count"] and faces["annotated_png"]
+    assert {"left", "right"} <= {w for f in faces["faces"] for w in f["words"]}
+    numbered = _post(client, "/v1/faces?format=png", group)
+    assert numbered.headers["content-type"] == "image/png"
+    assert _post(client, "/v1/faces", _jpeg(np.asarray(data.chelsea()))).json()["count"] == 0
+
     schema = client.get("/openapi.json").json()
-    assert {"/health", "/v1/classify", "/v1/explain", "/v1/ask", "/v1/describe"} <= set(schema["paths"])
+    assert {"/health", "/v1/classify", "/v1/explain", "/v1/ask", "/v1/describe", "/v1/faces"} <= set(
+        schema["paths"]
+    )
     assert client.get("/docs").status_code == 200
 
 

@@ -474,7 +474,9 @@ class Faithfulness:
         the intact face's log-odds: the share of the evidence that removing the region takes away.
         """
         drop = (self.base - self.hot) - (self.base - self.random)
-        return drop / max(abs(self.base), 1e-6) if self.scale == "log-odds" else drop
+        if self.scale == "log-odds":  # a share, like a probability difference within [-1, 1]
+            return float(np.clip(drop / max(abs(self.base), 1e-6), -1.0, 1.0))
+        return drop
 
 
 # A probability this close to 1 hides what removal does: at p = 0.9999 a face can lose half its

@@ -150,13 +150,29 @@ async def describe_face(image: ImageArg, ctx: Context, face: FaceNumber = 1) -> 
     return await _state(ctx).call(image, lambda src: _state(ctx).service.describe(src, face=face))
 
 
+async def find_faces(image: ImageArg, ctx: Context) -> CallToolResult:
+    """Counts the faces of a photo and says where each one is.
+
+    Use it for "how many people are there?", "who is on the left?", or to learn which face number
+    is "the person on the right" before asking about it. Returns each face's number (1 = the most
+    prominent, as the other tools count), box and position words (left, middle, right, top,
+    bottom, largest), and the photo with numbered boxes as an image.
+    """
+    return await _state(ctx).call(image, lambda src: _state(ctx).service.find_faces(src))
+
+
 # The tools only read what they are given: clients may call them without asking the user each time.
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 
-# The registration table. find_faces (tools/locate.py) and analyze_video (tools/video.py) join it
-# when they exist: one async function each, shaped like those above, and one line here. A video
-# tool passes its own size limit: ``_state(ctx).call(video, work, max_bytes=..., what="video")``.
-MCP_TOOLS: list[Callable[..., Any]] = [classify_emotion, explain_prediction, answer_question, describe_face]
+# The registration table: one async function each, shaped like those above, and one line here. A
+# video tool passes its own size limit: ``_state(ctx).call(video, work, max_bytes=..., what="video")``.
+MCP_TOOLS: list[Callable[..., Any]] = [
+    classify_emotion,
+    explain_prediction,
+    answer_question,
+    describe_face,
+    find_faces,
+]
 
 
 def build_mcp_server(

@@ -5,6 +5,7 @@
     POST /v1/explain[?format=png]     multipart: image [, face, target, versus, method]
     POST /v1/ask                      multipart: image, question [, face]
     POST /v1/describe                 multipart: image [, face]
+    POST /v1/faces[?format=png]       multipart: image (count, boxes, positions, numbered photo)
 
 Responses are the tools' ``to_dict()``s; errors are ``{"error": {"type", "message"}}`` with 400
 (a bad request), 401 (a missing or wrong API key), 404, 413 (too large), 422 (not a usable image, no
@@ -122,6 +123,23 @@ class AnswerOut(_Open):
     short: str | None = None
     backend: str
     in_scope: bool = True
+
+
+class FaceLocationOut(_Open):
+    face: int
+    number: int
+    box: list[int]
+    position: str
+    words: list[str]
+
+
+class FacesOut(_Open):
+    width: int
+    height: int
+    count: int
+    faces: list[FaceLocationOut]
+    text: str
+    annotated_png: str | None = None  # base64
 
 
 class ErrorBody(BaseModel):
@@ -317,6 +335,21 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     @router.post("/describe", response_model=AnswerOut, summary="Describe a face")
     async def describe(image: ImageField, face: FaceField = 1) -> dict[str, Any]:
         return (await run(image, lambda data: service.describe(data, face=face))).data
+
+    @router.post(
+        "/faces",
+        response_model=FacesOut,
+        summary="How many faces and where: boxes, position words, a numbered photo",
+        responses={200: {"content": {"image/png": {}}, "description": "JSON, or the PNG with ?format=png"}},
+    )
+    async def faces(image: ImageField, format: Annotated[str, Query(pattern="^(json|png)$")] = "json") -> Any:
+        out = await run(image, service.find_faces)
+        if format == "png":
+            if out.png is None:
+                raise NoFaceError("No face found in this photo, so there is nothing to annotate.")
+            return Response(out.png, media_type="image/png")
+        png = base64.b64encode(out.png).decode("ascii") if out.png else None
+        return {**out.data, "text": out.text, "annotated_png": png}
 
     @app.get("/health", response_model=HealthOut, summary="Is the server up; memory figures")
     async def health() -> dict[str, Any]:

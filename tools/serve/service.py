@@ -281,6 +281,14 @@ class FaceService:
         )
         return ToolOutput(explanation.summary(), explanation.to_dict(), explanation.overlay_png)
 
+    def find_faces(self, image: Any) -> ToolOutput:
+        """How many faces, where each is (boxes, position words) and a numbered copy of the photo."""
+        from tools.locate import annotate, find_faces
+
+        found = find_faces(image)
+        png = annotate(image, found.boxes()) if found.count else None
+        return ToolOutput(found.summary(), found.to_dict(), png)
+
     def ask(self, image: Any, question: str, face: int = 1) -> ToolOutput:
         """Answers a question about the visible state of one face."""
         answer = self.load()._qa.ask(image, question, face=_face_index(face))
