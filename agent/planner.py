@@ -30,6 +30,7 @@ from agent.compose import NEED_PHOTO, compose_answer, small_talk_text
 from agent.intents import ASK, CLASSIFY, DESCRIBE, EXPLAIN, Request, understand
 from agent.prompts import ATTACHMENT_RE, parse_image_list
 from agent.results import collect_results, message_text
+from agent.video_plan import plan_video, video_follow_up  # video (issue 14)
 from tools.lc import TOOL_NAMES
 
 __all__ = ["OfflinePlanner", "Plan", "Conversation", "plan_turn", "TOOL_OF", "INTENT_OF"]
@@ -265,6 +266,12 @@ def plan_turn(
     if req.small_talk == "refuse":
         plan.reply = small_talk_text("refuse", bool(conv.images))
         return plan
+    # --- video (issue 14): requests about uploaded videos are planned by agent.video_plan ---
+    video = plan_video(messages[: last_human + 1] if last_human >= 0 else messages, tools)
+    if video is not None:
+        plan.calls, plan.reply = video
+        return plan
+    # --- end video ---
     intents, inherited = _intents_for(req, conv)
     if not intents:
         plan.reply = small_talk_text(req.small_talk or ("unclear" if text else "empty"), bool(conv.images))
@@ -410,6 +417,15 @@ class OfflinePlanner(BaseChatModel):
         tools = _tool_names(kwargs.get("tools"))
         last_human, images = _split_turn(messages)
         turn = messages[last_human + 1 :] if last_human >= 0 else []
+        # --- video (issue 14): a frame taken from a video is analysed next, in the same turn ---
+        follow = video_follow_up(messages, self.labels, tools) if turn else []
+        if follow:
+            calls = [
+                {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+                for name, args in follow
+            ]
+            return ChatResult(generations=[ChatGeneration(message=AIMessage("", tool_calls=calls))])
+        # --- end video ---
         if any(isinstance(m, ToolMessage) for m in turn):
             message = AIMessage(self._answer(messages, last_human, images, tools))
         else:

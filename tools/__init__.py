@@ -4,6 +4,7 @@
     preds = classify("face.jpg")            # list[Prediction], most prominent face first
     e = explain("face.jpg")                 # Grad-CAM heatmap, overlay PNG and region shares
     a = ask("face.jpg", "Is the mouth open?")
+    v = analyze_video("clip.mp4", fps=10)   # faces tracked over time, timeline, summary, CSV
 
 Heavy modules load on first use, so ``import tools`` stays cheap.
 """
@@ -17,6 +18,7 @@ from tools.errors import (
     FaceAgentError,
     InvalidImageError,
     InvalidRequestError,
+    InvalidVideoError,
     ModelUnavailableError,
     NoFaceError,
 )
@@ -33,6 +35,8 @@ _LAZY = {
     "FaceQA": "tools.vqa",
     "Answer": "tools.vqa",
     "load_image": "tools.images",
+    "analyze_video": "tools.video",
+    "VideoAnalysis": "tools.video",
 }
 
 __all__ = [
@@ -44,9 +48,12 @@ __all__ = [
     "FaceQA",
     "InvalidImageError",
     "InvalidRequestError",
+    "InvalidVideoError",
     "ModelUnavailableError",
     "NoFaceError",
     "Prediction",
+    "VideoAnalysis",
+    "analyze_video",
     "ask",
     "classify",
     "describe",

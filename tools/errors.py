@@ -13,6 +13,7 @@ __all__ = [
     "NoFaceError",
     "ModelUnavailableError",
     "InvalidRequestError",
+    "InvalidVideoError",
 ]
 
 
@@ -34,3 +35,7 @@ class ModelUnavailableError(FaceAgentError):
 
 class InvalidRequestError(FaceAgentError, ValueError):
     """A request named something that does not exist (an unknown label, method or face index)."""
+
+
+class InvalidVideoError(FaceAgentError, ValueError):
+    """The input could not be read as a video (not a video, broken, no video track, over a limit)."""
