@@ -241,6 +241,23 @@ def _describe(data: bytes) -> str:
         return _describe_unknown(data[:64])
 
 
+def _video_signature(data: bytes) -> str | None:
+    """What a file that FFmpeg could not open claims to be, from its first bytes."""
+    if data[4:8] == b"ftyp":
+        return "an MP4/MOV video"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "a WebM/MKV video"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "an AVI video"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "a GIF"
+    if data[:9] == b"YUV4MPEG2":
+        return "a Y4M video"
+    if data[:4] == b"OggS":
+        return "an Ogg video"
+    return None
+
+
 class _Source:
     """An opened container (in memory) with its video stream, checked against the limits."""
 
@@ -259,6 +276,12 @@ class _Source:
         try:
             self.container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
         except Exception as exc:  # FFmpeg refuses it: say what it is instead
+            kind = _video_signature(data)
+            if kind is not None:
+                raise InvalidVideoError(
+                    f"{self.name} looks like {kind} but is broken, truncated or empty: it could not be read. "
+                    "Export or download it again."
+                ) from exc
             raise InvalidVideoError(
                 f"{self.name} is {_describe(data)}, not a video we can read. " + _FORMATS_HINT
             ) from exc
@@ -279,6 +302,8 @@ class _Source:
                 f"{self.name} is a {self.container.format.long_name or names[0]} file, not a video format "
                 "we read. " + _FORMATS_HINT
             )
+        if not self.container.streams:
+            raise InvalidVideoError(f"{self.name} contains no video: it has no tracks and no frames.")
         if not self.container.streams.video:
             tracks = ", ".join(sorted({s.type for s in self.container.streams})) or "nothing"
             raise InvalidVideoError(
@@ -362,7 +387,9 @@ class _Source:
                 f"The file is damaged after frame {index + 1}; only the part before it was analysed."
             )
         if index < 0:
-            raise InvalidVideoError(f"{self.name} contains no video frames. " + _FORMATS_HINT)
+            raise InvalidVideoError(
+                f"{self.name} contains no video frames (it may be truncated). " + _FORMATS_HINT
+            )
 
     def close(self) -> None:
         import av
