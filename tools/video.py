@@ -535,6 +535,13 @@ class FaceTracker:
         """Forgets every track (ids start again from 1)."""
         self._tracks, self._next = [], 1
 
+    def rescale(self, sx: float, sy: float) -> None:
+        """Follows a change of frame size (a camera stream that adapts its resolution)."""
+        factor = np.array([sx, sy, sx, sy])
+        for track in self._tracks:
+            track.box = track.box * factor
+            track.velocity = track.velocity * np.array([sx, sy])
+
     def update(self, boxes: list[tuple[float, float, float, float]], t: float) -> list[int]:
         """Assigns a track id to each box of the frame at ``t`` seconds (boxes in the frame's order)."""
         from scipy.optimize import linear_sum_assignment
@@ -644,11 +651,13 @@ class FrameAnalyzer:
         self.max_faces = max_faces
         self.tracker = FaceTracker()
         self.smoother = EmotionSmoother(smooth_s)
+        self._size: tuple[int, int] | None = None
 
     def reset(self) -> None:
         """Starts a new sequence: tracks and smoothing forgotten."""
         self.tracker.reset()
         self.smoother.reset()
+        self._size = None
 
     def detect(self, rgb: np.ndarray) -> list[Any]:
         """The faces of a frame (``tools.faces.Face`` in frame coordinates), most prominent first."""
@@ -686,6 +695,10 @@ class FrameAnalyzer:
 
     def process(self, rgb: np.ndarray, t: float, index: int = 0) -> FrameResult:
         """Analyses one RGB frame shown at ``t`` seconds."""
+        h, w = rgb.shape[:2]
+        if self._size is not None and self._size != (w, h):
+            self.tracker.rescale(w / self._size[0], h / self._size[1])
+        self._size = (w, h)
         faces = self.detect(rgb)
         probs = self.classify(rgb, faces)
         ids = self.tracker.update([f.box for f in faces], t)
