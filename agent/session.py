@@ -45,7 +45,7 @@ from agent.store import ImageStore, StoredImage
 from agent.video_store import VideoSessionMixin, VideoStore  # video (issue 14)
 from tools.errors import FaceAgentError, InvalidImageError
 from tools.lc import face_tools
-from tools.lc_video import VideoToolContext  # video (issue 14): a FaceToolContext with videos
+from tools.lc_video import VideoToolContext, video_tools  # video (issue 14)
 
 __all__ = ["ChatSession", "EventCallback"]
 
@@ -111,7 +111,8 @@ class ChatSession(VideoSessionMixin):  # video (issue 14): add_video and the fra
         self._unannounced_videos = []  # video (issue 14)
         self.thread_id = thread_id or uuid.uuid4().hex
         self.checkpointer = InMemorySaver()
-        self.tools = list(tools) if tools is not None else face_tools()
+        # video (issue 14): the video tools beside the photo tools
+        self.tools = list(tools) if tools is not None else face_tools() + video_tools()
         qa_options = {"backend": qa_backend, "allow_download": allow_download}
         self._context = VideoToolContext(
             classifier=self._load_classifier(classifier),

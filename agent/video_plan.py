@@ -232,7 +232,8 @@ def plan_video(
     if request.kind == "frame":
         wanted = True
     elif request.kind == "summary":
-        wanted = bool(attached_video) or request.video_words or (on_video and not attached_image)
+        # a photo sent with the message (or after the video) is what "this" means, unless a video is named
+        wanted = request.video_words or (bool(attached_video or on_video) and not attached_image)
         if wanted and on_video and not request.video_words and not attached_video:
             intents = understand(text).intents
             if intents and set(intents) - {"classify"}:

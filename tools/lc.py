@@ -318,9 +318,4 @@ def face_tools(include_unavailable: bool = False) -> list[BaseTool]:
         "describe_face": importlib.util.find_spec("tools.vqa") is not None,
     }
     every = [classify_emotion, explain_prediction, answer_question, describe_face]
-    # --- video (issue 14): analyze_video and video_frame, in their own module ---
-    from tools.lc_video import video_tools
-
-    every += video_tools()
-    # --- end video ---
     return [t for t in every if include_unavailable or found.get(t.name, True)]

@@ -124,7 +124,9 @@ class LiveAnalyzer:
 
         out = self.process(frame.to_ndarray(format="rgb24"))
         new = av.VideoFrame.from_ndarray(out, format="rgb24")
-        new.pts, new.time_base = frame.pts, frame.time_base
+        new.pts = frame.pts
+        if frame.time_base is not None:
+            new.time_base = frame.time_base
         return new
 
     # --- heatmap at a lower rate ----------------------------------------------------------------
