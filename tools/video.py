@@ -499,6 +499,16 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def _assign(cost: np.ndarray) -> tuple[list[int], list[int]]:
+    """The optimal assignment of rows to columns (scipy's, loaded only when there is a choice)."""
+    if cost.shape == (1, 1) or min(cost.shape) == 0:
+        return [0] * min(cost.shape), [0] * min(cost.shape)
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(cost)
+    return list(rows), list(cols)
+
+
 @dataclass
 class _Track:
     id: int
@@ -544,8 +554,6 @@ class FaceTracker:
 
     def update(self, boxes: list[tuple[float, float, float, float]], t: float) -> list[int]:
         """Assigns a track id to each box of the frame at ``t`` seconds (boxes in the frame's order)."""
-        from scipy.optimize import linear_sum_assignment
-
         self._tracks = [tr for tr in self._tracks if t - tr.t <= self.max_missed_s]
         dets = [np.asarray(b, dtype=np.float64) for b in boxes]
         ids = [0] * len(dets)
@@ -561,8 +569,7 @@ class FaceTracker:
                     if distance > self.max_distance or not 0.5 <= det_side / side <= 2.0:
                         continue
                     cost[i, j] = (1.0 - _iou(pred, det)) + distance
-            rows, cols = linear_sum_assignment(cost)
-            for i, j in zip(rows, cols):
+            for i, j in zip(*_assign(cost)):
                 if cost[i, j] >= 1e6:
                     continue
                 track, det = self._tracks[i], dets[j]
