@@ -536,6 +536,8 @@ def _tool_words(name: str) -> str:
         "classify": "Reading the emotion",
         "explain": "Computing the heatmap",
         "describe": "Describing the face",
+        "video_frame": "Taking the frame from the video",  # video (issue 14)
+        "analyze_video": "Reading the video, frame by frame",  # video (issue 14)
     }
     for stem, phrase in words.items():
         if stem in name:

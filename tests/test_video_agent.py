@@ -179,3 +179,23 @@ def test_not_video_requests() -> None:
     assert understand_video("") is None
     assert understand_video("hello there") is None
     assert understand_video("is the mouth open?") is None
+
+
+def test_a_video_session_writes_nothing_to_disk(clip: bytes) -> None:
+    """Uploads stay in memory: PyAV reads from bytes (no temporary file), frames become photos in memory."""
+    from tests.test_hardening import _watching, _writes
+
+    warm = ChatSession(model="offline", settings=OFFLINE)
+    warm.add_video(clip, "warm.mp4")
+    warm.send("explain the frame at 0:01")
+    _writes.clear()
+    _watching.set()
+    try:
+        s = ChatSession(model="offline", settings=OFFLINE)
+        s.add_video(clip[:-1] + b"\x00", "halves.mp4")  # new bytes: analysed afresh
+        s.send("how did her mood change?")
+        s.send("explain the frame at 0:04")
+        s.send("show the timeline")
+    finally:
+        _watching.clear()
+    assert _writes == []
