@@ -258,7 +258,11 @@ def live_page() -> None:
         "Your camera, analysed as it streams: a box, the smoothed emotion and its bars on every face. "
         "Frames are processed in this app's memory and never saved."
     )
-    analyzer = _analyzer()
+    try:
+        analyzer = _analyzer()
+    except FaceAgentError as exc:  # e.g. the chat's checkpoint cannot be loaded
+        st.error(f"The emotion model could not be loaded: {exc}")
+        st.stop()
     analyzer.heatmap = st.toggle(
         "Heatmap overlay (about once a second)", key="live_heatmap", value=analyzer.heatmap
     )

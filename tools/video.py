@@ -345,15 +345,34 @@ class _Source:
             size_bytes=len(self.data),
         )
 
-    def frames(self, limits: VideoLimits) -> Iterator[tuple[int, float, Any]]:
+    def _seek(self, seconds: float) -> float | None:
+        """Jumps to the keyframe before ``seconds``; the stream's start time, or None when it cannot."""
+        import av
+
+        stream = self.stream
+        origin = (
+            float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+        )
+        try:
+            self.container.seek(int((origin + seconds) / stream.time_base), stream=stream, backward=True)
+        except (av.error.FFmpegError, ValueError, OverflowError, TypeError, ZeroDivisionError):
+            # Not seekable (a GIF, a broken index): start again from the first frame.
+            self.close()
+            self.container = av.open(io.BytesIO(self.data), mode="r", metadata_errors="ignore")
+            self.stream = self.container.streams.video[0]
+            return None
+        return origin
+
+    def frames(self, limits: VideoLimits, seek_to: float | None = None) -> Iterator[tuple[int, float, Any]]:
         """(index, seconds from the start, av.VideoFrame) of every decodable frame.
 
-        A file that breaks off after some frames ends the iteration with ``self.broken`` set; one
-        that yields no frame at all is an ``InvalidVideoError``.
+        With ``seek_to``, decoding starts at the keyframe before that time (indices then count from
+        there). A file that breaks off after some frames ends the iteration with ``self.broken`` set;
+        one that yields no frame at all is an ``InvalidVideoError``.
         """
         self.broken: str | None = None
+        start: float | None = self._seek(seek_to) if seek_to and seek_to > 1.0 else None
         self.stream.thread_type = "AUTO"
-        start: float | None = None
         index = -1
         fallback_step = 1.0 / (self.info.fps or 25.0)
         try:
@@ -474,7 +493,7 @@ def extract_frame(
     src = _Source(source, limits)
     try:
         best: tuple[float, Any] | None = None
-        for _, ft, frame in src.frames(limits):
+        for _, ft, frame in src.frames(limits, seek_to=t):
             if ft > t + 1e-3 and best is not None:
                 break
             best = (ft, frame)
