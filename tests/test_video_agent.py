@@ -199,3 +199,20 @@ def test_a_video_session_writes_nothing_to_disk(clip: bytes) -> None:
     finally:
         _watching.clear()
     assert _writes == []
+
+
+def test_a_scripted_model_explains_a_frame_it_took(clip: bytes, labels) -> None:
+    """The frame's new photo id is valid for the next model call of the same turn (the guard checks ids)."""
+    script = [
+        AIMessage(
+            "", tool_calls=[{"name": "video_frame", "args": {"video_id": "vid1", "at": "0:04"}, "id": "f"}]
+        ),
+        AIMessage("", tool_calls=[{"name": "explain_prediction", "args": {"image_id": "img1"}, "id": "e"}]),
+        AIMessage("Here is the heatmap."),
+    ]
+    s = ChatSession(model=ScriptedModel(responses=script), settings=OFFLINE)
+    s.add_video(clip, "halves.mp4")
+    reply = s.send("explain the frame at 0:04")
+    assert not reply.notices, reply.notices  # no fallback: the model's calls were all valid
+    assert reply.tool_calls == ["video_frame", "explain_prediction"]
+    assert reply.results[1].artifact["target"] == labels[1] and reply.images
