@@ -288,9 +288,14 @@ class _Source:
             ) from exc
         try:
             self._check(limits)
-        except BaseException:
+        except FaceAgentError:
             self.close()
             raise
+        except Exception as exc:  # a header FFmpeg opened but that makes no sense (fuzzing finds these)
+            self.close()
+            raise InvalidVideoError(
+                f"{self.name} has a broken header: it could not be read as a video. " + _FORMATS_HINT
+            ) from exc
 
     def _check(self, limits: VideoLimits) -> None:
         names = str(self.container.format.name).split(",")
@@ -421,7 +426,10 @@ class _Source:
 
 
 def _to_rgb(frame: Any) -> np.ndarray:
-    rgb = frame.to_ndarray(format="rgb24")
+    try:
+        rgb = frame.to_ndarray(format="rgb24")
+    except Exception as exc:  # a decoded frame FFmpeg cannot convert (a broken stream)
+        raise InvalidVideoError(f"A frame of the video could not be converted to RGB ({exc}).") from exc
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     if rotation:  # phone videos: the picture is stored sideways with a display rotation
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
