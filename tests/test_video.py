@@ -270,3 +270,16 @@ def test_path_and_file_like_inputs(tmp_path, classifier):
         analyze_video(tmp_path / "missing.mp4", classifier=classifier)
     with pytest.raises(InvalidVideoError):
         analyze_video(12345, classifier=classifier)
+
+
+def test_faces_found_on_the_small_copy_land_on_the_frame(classifier):
+    """Detection runs on a downscaled copy; boxes and landmarks must match a full-size detection."""
+    from tools.faces import detect_faces
+    from tools.video import FrameAnalyzer
+
+    frame = clips.framed(clips.astronaut(), clips.ASTRONAUT_FACE, (1280, 960), 0.3)
+    (small,) = FrameAnalyzer(classifier, detect_side=480).detect(frame)
+    full = detect_faces(frame)[0]
+    side = full.size
+    assert np.abs(np.subtract(small.box, full.box)).max() < 0.15 * side  # HOG boxes step with scale
+    assert np.abs(small.landmarks - full.landmarks).mean() < 0.04 * side

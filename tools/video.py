@@ -520,10 +520,16 @@ def extract_frame(
 
 
 def _scaled_face(face: Any, scale: float) -> Any:
+    """A face found on the detection copy, in the frame's coordinates: the box and every point array
+    (the 68 landmarks, and any other (N, 2) field a detector adds) are scaled back."""
     if scale == 1.0:
         return face
-    box = tuple(int(round(v / scale)) for v in face.box)
-    return dataclasses.replace(face, box=box, landmarks=np.asarray(face.landmarks, np.float32) / scale)
+    changes: dict[str, Any] = {"box": tuple(int(round(v / scale)) for v in face.box)}
+    for item in dataclasses.fields(face):
+        value = getattr(face, item.name)
+        if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == 2:
+            changes[item.name] = (value.astype(np.float32) / scale).astype(value.dtype, copy=False)
+    return dataclasses.replace(face, **changes)
 
 
 class FrameAnalyzer:
