@@ -4,8 +4,9 @@ The camera is Chromium's fake capture device fed a Y4M file made here from the a
 (30 frames a second, the face drifting). The app is started with the Makefile's command; WebRTC runs
 over loopback with no ICE servers (offline). The test sees the analysed frames come back: the boxes
 and labels drawn by ``tools.live`` are read off the <video> element's pixels, the page's status line
-names the emotion and the processing rate (printed; never asserted as a speed), and "Send this frame
-to the chat" puts the frame in the chat as a photo.
+names the emotion and the processing rate (printed; never asserted as a speed), STOP ends the
+stream and its worker threads in the server, and "Send this frame to the chat" puts the frame in the
+chat as a photo.
 """
 
 from __future__ import annotations
@@ -112,6 +113,15 @@ def _marks_on_screen(driver) -> int:
         return -1
 
 
+def _server_process() -> object:
+    """The app's process (started by the ``app_url`` fixture, a child of this one)."""
+    import psutil
+
+    children = [p for p in psutil.Process().children() if "streamlit" in " ".join(p.cmdline())]
+    assert len(children) == 1, children
+    return children[0]
+
+
 def _click(driver, locator: tuple[str, str]) -> bool:
     """Clicks an element that a rerun may be redrawing; False (try again) when it was in the way."""
     from selenium.common.exceptions import WebDriverException
@@ -151,6 +161,25 @@ def test_live_page_labels_the_camera_stream(camera_browser, app_url: str) -> Non
     match = status.search(driver.find_element(By.TAG_NAME, "body").text)
     assert match is not None and match.group(2).lower() == "happy"
     print(f"live pipeline in the app: {float(match.group(1)):.1f} frames/s; {marks} box/label pixels")
+
+    # STOP ends the stream and frees its worker threads in the server; START brings them back.
+    server = _server_process()
+    streaming = server.num_threads()
+    _webrtc_frame(driver)
+    stop = (By.XPATH, "//button[contains(translate(normalize-space(.), 'stop', 'STOP'), 'STOP')]")
+    wait.until(lambda d: _click(d, stop))
+    driver.switch_to.default_content()
+    wait.until(lambda d: "Press START" in d.find_element(By.TAG_NAME, "body").text)
+    wait.until(lambda d: server.num_threads() < streaming)
+    print(f"server threads: {streaming} while streaming, {server.num_threads()} after STOP")
+    _webrtc_frame(driver)
+    wait.until(
+        lambda d: _click(
+            d, (By.XPATH, "//button[contains(translate(normalize-space(.), 'start', 'START'), 'START')]")
+        )
+    )
+    wait.until(lambda d: _marks_on_screen(d) > 800)
+    driver.switch_to.default_content()
 
     send = (By.XPATH, "//button[contains(., 'Send this frame to the chat') and not(@disabled)]")
     driver.execute_script(

@@ -65,8 +65,9 @@ def test_missing_file(tmp_path: Path, capsys):
 
 @pytest.mark.slow
 def test_twelve_second_clip_end_to_end_in_a_process(tmp_path: Path):
-    """The issue's clip (12 s, 640x480, 10 fps) through a real ``python -m tools video`` process;
-    each half must read like its still photo. Its time is measured by benchmarks/bench_video.py."""
+    """The issue's clip (12 s, 640x480, 10 fps) through a real ``python -m tools video`` process (at
+    5 frames a second here, to keep the suite quick); each half must read like its still photo.
+    benchmarks/bench_video.py times every frame of it."""
     from tools.classifier import default_classifier
 
     frames = clips.two_halves(seconds=12, fps=10)
@@ -76,7 +77,7 @@ def test_twelve_second_clip_end_to_end_in_a_process(tmp_path: Path):
     path = tmp_path / "halves.mp4"
     path.write_bytes(clips.encode(frames, fps=10))
     done = subprocess.run(
-        [sys.executable, "-m", "tools", "video", str(path), "--json"],
+        [sys.executable, "-m", "tools", "video", str(path), "--json", "--fps", "5"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -84,8 +85,8 @@ def test_twelve_second_clip_end_to_end_in_a_process(tmp_path: Path):
     )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert len(data["frames"]) == 120
+    assert len(data["frames"]) == 60 and data["fps_analyzed"] == pytest.approx(5.0, abs=0.05)
     labels = [f["faces"][0]["label"] for f in data["frames"]]
-    assert labels[:60].count(first) >= 55 and labels[60:].count(second) >= 55
+    assert labels[:30].count(first) >= 27 and labels[30:].count(second) >= 27
     (track,) = data["summary"]["tracks"]
     assert [(c["from"], c["to"]) for c in track["changes"]] == [(first, second)]
