@@ -209,6 +209,7 @@ def settings_sidebar() -> AppSettings:
             "Add a face photo or a video",
             type=IMAGE_TYPES + ui_video.VIDEO_TYPES,  # video (issue 14)
             key=f"sidebar_upload_{uploader_gen}",
+            max_upload_size=ui_video.MAX_VIDEO_MB,
         )
         if st.toggle("Use the camera", key="use_camera"):
             st.camera_input("Take a photo", key=f"camera_{uploader_gen}")
