@@ -21,6 +21,7 @@ from typing import Any
 import streamlit as st
 from PIL import Image
 
+import ui_video  # video (issue 14): video uploads in the chat and the Live page
 from tools.errors import FaceAgentError, InvalidRequestError
 from tools.images import MAX_BYTES, load_image
 from tools.labels import display_name
@@ -40,6 +41,7 @@ __all__ = [
     "load_classifier",
     "load_qa",
     "main",
+    "chat_page",
     "render_entry",
     "reply_entry",
     "settings_sidebar",
@@ -206,7 +208,12 @@ def settings_sidebar() -> AppSettings:
     with st.sidebar:
         st.header("Photo")
         uploader_gen = st.session_state.get("upload_gen", 0)
-        st.file_uploader("Add a face photo", type=IMAGE_TYPES, key=f"sidebar_upload_{uploader_gen}")
+        st.file_uploader(
+            "Add a face photo or a video",
+            type=IMAGE_TYPES + ui_video.VIDEO_TYPES,  # video (issue 14)
+            key=f"sidebar_upload_{uploader_gen}",
+            max_upload_size=ui_video.MAX_VIDEO_MB,
+        )
         if st.toggle("Use the camera", key="use_camera"):
             st.camera_input("Take a photo", key=f"camera_{uploader_gen}")
         st.button("Clear chat", icon=":material/delete_sweep:", on_click=clear_chat, width="stretch")
@@ -308,6 +315,7 @@ def ensure_session(settings: AppSettings) -> Any:
             photo["agent_id"] = session.add_image(photo["bytes"], photo["name"])
         except FaceAgentError:  # it was accepted before; skip it rather than lose the session
             LOG.warning("could not carry photo %s into the new session", photo["name"])
+    ui_video.carry_videos(session)  # video (issue 14)
     state["chat"], state["chat_settings"] = session, asdict(settings)
     if had_chat and state.get("messages"):
         st.toast("Settings changed: the assistant starts afresh; your photos are kept.")
@@ -317,7 +325,7 @@ def ensure_session(settings: AppSettings) -> Any:
 def clear_chat() -> None:
     """Forgets the history, the photos and the agent's memory (a new session is built on rerun)."""
     state = st.session_state
-    for key in ("messages", "photos", "chat", "chat_settings", "seen_uploads", "pending_prompt"):
+    for key in ("messages", "photos", "videos", "chat", "chat_settings", "seen_uploads", "pending_prompt"):
         state.pop(key, None)
     # New widget keys empty the uploader and the camera.
     state["upload_gen"] = state.get("upload_gen", 0) + 1
@@ -399,7 +407,7 @@ def reply_entry(reply: Any) -> dict[str, Any]:
         if isinstance(artifact.get("overlay_png"), bytes | bytearray):
             heatmaps.append(_heatmap(artifact))
     shown = {h["png"] for h in heatmaps}
-    return {
+    return ui_video.video_parts(reply) | {  # video (issue 14): timeline charts, CSV, frames
         "role": "assistant",
         "text": reply.text,
         "tools": list(reply.tool_calls or []),
@@ -475,6 +483,7 @@ def _render_body(entry: dict[str, Any], index: int) -> None:
         st.info(notice, icon=":material/info:")
     if entry.get("error"):
         st.error(entry["error"], icon=":material/error:")
+    ui_video.render_video_parts(entry, index)  # video (issue 14)
     for chart in entry.get("charts", []):
         _render_chart(chart)
     for j, heat in enumerate(entry.get("heatmaps", [])):
@@ -531,6 +540,8 @@ def _tool_words(name: str) -> str:
         "classify": "Reading the emotion",
         "explain": "Computing the heatmap",
         "describe": "Describing the face",
+        "video_frame": "Taking the frame from the video",  # video (issue 14)
+        "analyze_video": "Reading the video, frame by frame",  # video (issue 14)
     }
     for stem, phrase in words.items():
         if stem in name:
@@ -592,7 +603,7 @@ def _new_uploads() -> list[Any]:
         if file is not None and file.file_id not in seen:
             seen.add(file.file_id)
             fresh.append(file)
-    return fresh
+    return fresh + ui_video.take_live_frames()  # video (issue 14): frames sent from the Live page
 
 
 def _example_buttons() -> None:
@@ -616,9 +627,20 @@ def favicon() -> Image.Image:
 
 
 def main() -> None:
-    """The app: settings, history, input, one agent turn."""
+    """The app: the chat page and the Live page (``st.navigation``)."""
     st.set_page_config(page_title="Facial emotion agent", page_icon=favicon(), layout="wide")
     _serving_threads()
+    # --- video (issue 14): pages ---
+    chat = st.Page(chat_page, title="Chat", icon=":material/chat:", default=True, url_path="chat")
+    live = st.Page(
+        str(ROOT / "app_pages" / "live.py"), title="Live", icon=":material/videocam:", url_path="live"
+    )
+    ui_video.PAGES.update(chat=chat, live=live)
+    st.navigation([chat, live]).run()
+
+
+def chat_page() -> None:
+    """The chat: settings, history, input, one agent turn."""
     st.title(":material/sentiment_satisfied: Facial emotion agent")
     st.caption(
         "Upload a face and chat about it: the emotion, why the model thinks so, and what the face is doing."
@@ -646,13 +668,16 @@ def handle_input(session: Any) -> None:
     Input is a sidebar or camera photo, a chat message with or without a photo, or an example button.
     """
     for file in _new_uploads():
-        if add_photo(session, file.getvalue(), file.name):
+        if ui_video.is_video(file.name):  # video (issue 14)
+            if ui_video.add_video(session, file.getvalue(), file.name, "", _append):
+                _append({"role": "assistant", "text": ui_video.GOT_VIDEO})
+        elif add_photo(session, file.getvalue(), file.name):
             _append({"role": "assistant", "text": GOT_PHOTO})
     prompt = st.chat_input(
-        "Ask about the face, or attach a photo with +",
+        "Ask about the face, or attach a photo or a video with +",
         accept_file=True,
-        file_type=IMAGE_TYPES,
-        max_upload_size=MAX_UPLOAD_MB,
+        file_type=IMAGE_TYPES + ui_video.VIDEO_TYPES,  # video (issue 14)
+        max_upload_size=ui_video.MAX_VIDEO_MB,  # photos over MAX_UPLOAD_MB are refused by load_image
     )
     text = st.session_state.pop("pending_prompt", None)
     files: list[Any] = []
@@ -663,13 +688,21 @@ def handle_input(session: Any) -> None:
             st.info(GUIDANCE, icon=":material/photo_camera:")
         return
     text = (text or "").strip()
-    photo_ok = all([add_photo(session, file.getvalue(), file.name, text) for file in files])
+    photo_ok = all(
+        [
+            ui_video.add_video(session, file.getvalue(), file.name, text, _append)  # video (issue 14)
+            if ui_video.is_video(file.name)
+            else add_photo(session, file.getvalue(), file.name, text)
+            for file in files
+        ]
+    )
     if not files and text:
         _append({"role": "user", "text": text})
     if text and photo_ok:
         answer(session, text)
     elif files and photo_ok:
-        _append({"role": "assistant", "text": GOT_PHOTO})
+        videos = all(ui_video.is_video(file.name) for file in files)
+        _append({"role": "assistant", "text": ui_video.GOT_VIDEO if videos else GOT_PHOTO})
 
 
 if __name__ == "__main__":  # `streamlit run` and AppTest run the file as __main__

@@ -25,6 +25,7 @@ from agent.models import resolve_chat_model
 from agent.planner import OfflinePlanner
 from agent.prompts import system_prompt
 from agent.settings import AgentSettings
+from agent.video_plan import video_prompt  # video (issue 14)
 from tools.lc import FaceToolContext, face_tools
 
 __all__ = ["build_agent"]
@@ -37,7 +38,8 @@ def _session_prompt(request: ModelRequest) -> str:
     names = dict(getattr(context, "names", None) or {})
     for image_id in getattr(context, "images", None) or {}:
         names.setdefault(image_id, image_id)
-    return system_prompt(names)
+    # --- video (issue 14): the session's videos, listed after the photos ---
+    return system_prompt(names) + video_prompt(getattr(context, "video_names", None) or {})
 
 
 def model_timeout(seconds: float) -> Any:

@@ -49,6 +49,7 @@ from agent.intents import (
 from agent.knowledge import answer as knowledge_answer
 from agent.prompts import ATTACHMENT_RE, parse_image_list
 from agent.results import collect_results, message_text
+from agent.video_plan import plan_video, video_follow_up  # video (issue 14)
 from tools.labels import display_name
 from tools.lc import TOOL_NAMES
 from tools.locate import FaceMap, locate_faces
@@ -463,6 +464,13 @@ def plan_turn(
     if req.small_talk == "refuse":
         plan.reply = small_talk_text("refuse", bool(conv.images))
         return plan
+    # --- video (issue 14): requests about uploaded videos are planned by agent.video_plan ---
+    video = plan_video(history, tools)
+    if video is not None:
+        calls, plan.reply = video
+        plan.calls = [(name, args) for name, args in calls if (name, dict(args)) not in ran]
+        return plan
+    # --- end video ---
     if req.knowledge:
         plan.reply = knowledge_answer(req.knowledge, list(labels or DEFAULT_LABELS), model_info)
         return plan
@@ -707,6 +715,15 @@ class OfflinePlanner(BaseChatModel):
         tools = _tool_names(kwargs.get("tools"))
         last_human, _ = _split_turn(messages)
         turn = messages[last_human + 1 :] if last_human >= 0 else []
+        # --- video (issue 14): a frame taken from a video is analysed next, in the same turn ---
+        follow = video_follow_up(messages, self.labels, tools) if turn else []
+        if follow:
+            calls = [
+                {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+                for name, args in follow
+            ]
+            return ChatResult(generations=[ChatGeneration(message=AIMessage("", tool_calls=calls))])
+        # --- end video ---
         steps = sum(1 for m in turn if isinstance(m, AIMessage) and m.tool_calls)
         plan = plan_turn(messages, self.labels, tools, self.model_info)
         if plan.calls and steps < MAX_STEPS:

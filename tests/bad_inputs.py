@@ -165,3 +165,160 @@ def as_file_bytes(value: Any) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, value)
     return buffer.getvalue()
+
+
+# --- videos (issue 14) -----------------------------------------------------------------------------
+# An expectation is an exception class, ("ok", label) (the main face reads ``label``), ("no_face", None)
+# (analysed, no face anywhere, reported not raised) or ("any", None) (a result or a project error).
+
+
+def _small_clip(count: int = 10) -> list[np.ndarray]:
+    from tests.video_clips import ASTRONAUT_FACE, astronaut, framed
+
+    return [
+        framed(astronaut(), ASTRONAUT_FACE, (320, 240), 0.5, (0.5 + 0.01 * i, 0.45)) for i in range(count)
+    ]
+
+
+def _clip(container: str = "mp4", codec: str = "libx264", pix_fmt: str = "yuv420p") -> bytes:
+    from tests.video_clips import encode
+
+    return encode(_small_clip(), fps=5, container=container, codec=codec, pix_fmt=pix_fmt)
+
+
+def _gif_clip() -> bytes:
+    frames = [Image.fromarray(f) for f in _small_clip()]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=200, loop=0)
+    return buffer.getvalue()
+
+
+def _no_face_clip() -> bytes:
+    from tests.video_clips import encode
+
+    coffee = cv2.resize(skimage.data.coffee(), (320, 240))
+    return encode([np.roll(coffee, 4 * i, axis=1) for i in range(10)], fps=5)
+
+
+def _damaged(data: bytes, marker: bytes) -> bytes:
+    out = bytearray(data)
+    i = out.find(marker)
+    out[i : i + len(marker)] = b"x" * len(marker)
+    return bytes(out)
+
+
+def _garbage_middle() -> bytes:
+    out = bytearray(_clip())
+    third = len(out) // 3
+    out[third : third + 2000] = np.random.default_rng(0).bytes(2000)
+    return bytes(out)
+
+
+def _audio_only() -> bytes:
+    import av
+
+    buffer = io.BytesIO()
+    out = av.open(buffer, "w", format="webm")
+    stream = out.add_stream("libopus", rate=48000)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(48000) / 48000)).astype(np.float32)
+    for start in range(0, 48000, 960):
+        frame = av.AudioFrame.from_ndarray(tone[None, start : start + 960], format="flt", layout="mono")
+        frame.sample_rate = 48000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return buffer.getvalue()
+
+
+def _no_tracks_mp4() -> bytes:
+    import av
+
+    buffer = io.BytesIO()
+    out = av.open(buffer, "w", format="mp4")
+    stream = out.add_stream("libx264", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+    out.start_encoding()
+    out.close()
+    return buffer.getvalue()
+
+
+def _huge_resolution() -> bytes:
+    import av
+
+    buffer = io.BytesIO()
+    out = av.open(buffer, "w", format="matroska")
+    stream = out.add_stream("mpeg4", rate=1)
+    stream.width, stream.height, stream.pix_fmt = 6000, 4000, "yuv420p"
+    for packet in stream.encode(av.VideoFrame(6000, 4000, "yuv420p")):
+        out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return buffer.getvalue()
+
+
+def _two_hours() -> bytes:
+    """Two tiny frames two hours apart: a 2-hour video in a few kilobytes."""
+    from fractions import Fraction
+
+    import av
+
+    buffer = io.BytesIO()
+    out = av.open(buffer, "w", format="matroska")
+    stream = out.add_stream("mpeg4", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+    for pts in (0, 72_000):
+        frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        frame.pts, frame.time_base = pts, Fraction(1, 10)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return buffer.getvalue()
+
+
+def _still_jpeg() -> bytes:
+    return _encode(_astronaut(), "JPEG")
+
+
+def _video_error() -> type:
+    from tools.errors import InvalidVideoError
+
+    return InvalidVideoError
+
+
+_VIDEO_ERROR = _video_error()
+
+VIDEO_CASES: list[Case] = [
+    Case("MP4 (H.264)", _clip, ("ok", "happy"), ".mp4"),
+    Case("WebM (VP8)", lambda: _clip("webm", "libvpx"), ("ok", "happy"), ".webm"),
+    Case("MKV (H.264)", lambda: _clip("matroska"), ("ok", "happy"), ".mkv"),
+    Case("MOV (MPEG-4)", lambda: _clip("mov", "mpeg4"), ("ok", "happy"), ".mov"),
+    Case("AVI (MJPEG)", lambda: _clip("avi", "mjpeg", "yuvj420p"), ("ok", "happy"), ".avi"),
+    Case("animated GIF video", _gif_clip, ("ok", "happy"), ".gif"),
+    Case("video without faces", _no_face_clip, ("no_face", None), ".mp4"),
+    Case("MP4 with garbage in the middle", _garbage_middle, ("any", None), ".mp4"),
+    Case("empty video file", lambda: b"", _VIDEO_ERROR, ".mp4"),
+    Case("random bytes named .mp4", lambda: np.random.default_rng(2).bytes(8192), _VIDEO_ERROR, ".mp4"),
+    Case("text named .mp4", lambda: b"this is not a video at all, just words", _VIDEO_ERROR, ".mp4"),
+    Case("PDF named .mp4", lambda: b"%PDF-1.7\n1 0 obj << >> endobj\n%%EOF", _VIDEO_ERROR, ".mp4"),
+    Case("photo named .mp4 (not a video)", _still_jpeg, _VIDEO_ERROR, ".mp4"),
+    Case("subtitles (.srt)", lambda: b"1\n00:00:01,000 --> 00:00:02,000\nHello\n", _VIDEO_ERROR, ".srt"),
+    Case("truncated MP4", lambda: _clip()[: len(_clip()) // 2], _VIDEO_ERROR, ".mp4"),
+    Case("MP4 with a broken index (moov)", lambda: _damaged(_clip(), b"moov"), _VIDEO_ERROR, ".mp4"),
+    Case("truncated WebM", lambda: _clip("webm", "libvpx")[:400], _VIDEO_ERROR, ".webm"),
+    Case("audio only (WebM/Opus)", _audio_only, _VIDEO_ERROR, ".webm"),
+    Case("MP4 with no tracks", _no_tracks_mp4, _VIDEO_ERROR, ".mp4"),
+    Case("zero-frame Y4M", lambda: b"YUV4MPEG2 W64 H64 F10:1 Ip A1:1 C420jpeg\n", _VIDEO_ERROR, ".y4m"),
+    Case("huge resolution (6000x4000)", _huge_resolution, _VIDEO_ERROR, ".mkv"),
+    Case(
+        "huge resolution header (Y4M 8000x8000)",
+        lambda: b"YUV4MPEG2 W8000 H8000 F30:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(1000),
+        _VIDEO_ERROR,
+        ".y4m",
+    ),
+    Case("too long (2 hours)", _two_hours, _VIDEO_ERROR, ".mkv"),
+]

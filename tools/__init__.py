@@ -5,6 +5,7 @@
     e = explain("face.jpg")                 # Grad-CAM heatmap, overlay PNG and region shares
     a = ask("face.jpg", "Is the mouth open?")
     faces = find_faces("group.jpg")         # count, boxes, position words (left, middle, right ...)
+    v = analyze_video("clip.mp4", fps=10)   # faces tracked over time, timeline, summary, CSV
 
 Heavy modules load on first use, so ``import tools`` stays cheap.
 """
@@ -20,6 +21,7 @@ from tools.errors import (
     ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
+    InvalidVideoError,
     ModelUnavailableError,
     NoFaceError,
 )
@@ -39,6 +41,8 @@ _LAZY = {
     "find_faces": "tools.locate",
     "FaceMap": "tools.locate",
     "annotate": "tools.locate",
+    "analyze_video": "tools.video",
+    "VideoAnalysis": "tools.video",
 }
 
 __all__ = [
@@ -53,9 +57,12 @@ __all__ = [
     "ImageTooLargeError",
     "InvalidImageError",
     "InvalidRequestError",
+    "InvalidVideoError",
     "ModelUnavailableError",
     "NoFaceError",
     "Prediction",
+    "VideoAnalysis",
+    "analyze_video",
     "annotate",
     "ask",
     "classify",

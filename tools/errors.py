@@ -15,6 +15,7 @@ __all__ = [
     "ModelUnavailableError",
     "InvalidRequestError",
     "CapacityError",
+    "InvalidVideoError",
 ]
 
 
@@ -48,3 +49,7 @@ class CapacityError(FaceAgentError):
     Nothing is wrong with the request itself: it can be tried again later, or after closing
     other conversations.
     """
+
+
+class InvalidVideoError(FaceAgentError, ValueError):
+    """The input could not be read as a video (not a video, broken, no video track, over a limit)."""

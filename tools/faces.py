@@ -202,6 +202,32 @@ class Face:
         confidence = 1.0 if np.isnan(self.score) else 0.5 + min(max(self.score, 0.0), 2.0) / 4.0
         return self.size * confidence
 
+    def rescaled(self, factor: float) -> Face:
+        """The same face in a copy of the image ``factor`` times as large (boxes and points scaled;
+        68 landmarks not fitted yet are fitted on this face's crop when asked for, then scaled)."""
+        if factor == 1.0:
+            return self
+        box = tuple(int(round(v * factor)) for v in self.box)
+        points5 = None if self._points5 is None else self._points5 * factor
+        if self._landmarks is not None:
+            return Face(
+                box,
+                self.score,
+                self._landmarks * factor,
+                self.source,
+                points5=points5,
+                detector=self.detector,
+            )
+        return Face(
+            box,
+            self.score,
+            None,
+            self.source,
+            points5=points5,
+            fit=lambda: self.landmarks * factor,
+            detector=self.detector,
+        )
+
     def points5(self) -> np.ndarray:
         """Eye centres, nose tip and mouth corners as a (5, 2) array, template order."""
         if self._points5 is not None:
