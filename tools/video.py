@@ -587,9 +587,8 @@ class FrameAnalyzer:
         if not faces:
             return np.zeros((0, len(self.labels)))
         crops = [self.classifier.align(rgb, f).image for f in faces]
-        inputs = self.classifier.to_input(crops)
-        with torch.inference_mode():
-            logits = self.classifier.model(inputs)
+        # The classifier's own pass (ONNX Runtime where its export matches torch).
+        _, logits = self.classifier._forward(self.classifier.to_input(crops))
         return torch.softmax(logits.float(), dim=1).cpu().numpy()
 
     def process(self, rgb: np.ndarray, t: float, index: int = 0) -> FrameResult:
