@@ -141,15 +141,7 @@ def default_model_info() -> dict[str, Any] | None:
         spec = default_classifier(None).spec
     except Exception:  # noqa: BLE001 - a missing model must not break a question about it
         return None
-    return {
-        "name": spec.name,
-        "arch": spec.arch,
-        "input_size": spec.input_size,
-        "channels": spec.channels,
-        "label_set": spec.label_set,
-        "provenance": dict(spec.provenance or {}),
-        "labels": list(spec.labels),
-    }
+    return spec.summary()
 
 
 def _model_text(info: Mapping[str, Any] | None, labels: Sequence[str]) -> str:

@@ -352,15 +352,7 @@ def _model_info(classifier: Any) -> dict[str, Any] | None:
     spec = getattr(classifier, "spec", None)
     if spec is None:
         return None  # the default model, loaded on first use; the planner reads its card then
-    return {
-        "name": spec.name,
-        "arch": spec.arch,
-        "input_size": spec.input_size,
-        "channels": spec.channels,
-        "label_set": spec.label_set,
-        "provenance": dict(spec.provenance or {}),
-        "labels": list(spec.labels),
-    }
+    return spec.summary()
 
 
 def _check_method(method: str | None) -> str:

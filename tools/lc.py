@@ -31,6 +31,7 @@ from pydantic import Field
 from tools import locate
 from tools.errors import FaceAgentError, InvalidRequestError, ModelUnavailableError, NoFaceError
 from tools.labels import display_name
+from tools.wording import percent, prediction_text
 
 __all__ = [
     "FaceToolContext",
@@ -160,23 +161,6 @@ def _run(image_id: str, work: Callable[[], tuple[str, dict]]) -> tuple[str, dict
         return f"Error: {exc}", {"image_id": image_id, "error": str(exc), "error_type": type(exc).__name__}
 
 
-def _percent(p: float) -> str:
-    return f"{100 * p:.0f}%" if p >= 0.01 else f"{100 * p:.1f}%"
-
-
-def _prediction_text(pred: dict) -> str:
-    ranked = sorted(pred["probs"].items(), key=lambda kv: kv[1], reverse=True)
-    where = f" ({pred['position']})" if pred.get("position") not in (None, "centre") else ""
-    text = f"face {pred['face'] + 1}{where}: {display_name(pred['label'])} {_percent(pred['confidence'])}"
-    if len(ranked) > 1:
-        text += f" (runner-up {display_name(ranked[1][0])} {_percent(ranked[1][1])})"
-    compound = pred.get("compound")
-    if compound and compound.get("label"):
-        kind = "derived from basic scores" if compound.get("derived") else "predicted"
-        text += f"; compound reading {display_name(compound['label'])} ({kind})"
-    return text
-
-
 @tool(response_format="content_and_artifact")
 def classify_emotion(
     image_id: ImageId,
@@ -211,11 +195,9 @@ def classify_emotion(
             preds = [preds[index]]
         elif count > 1:
             # Which person is "face 2": the photo with numbered boxes and their readings.
-            labels = [
-                f"{p['face'] + 1} {display_name(p['label'])} {_percent(p['confidence'])}" for p in preds
-            ]
+            labels = [f"{p['face'] + 1} {display_name(p['label'])} {percent(p['confidence'])}" for p in preds]
             artifact["annotated_png"] = locate.annotate(record, [p["box"] for p in preds], labels)
-        lines = "; ".join(_prediction_text(p) for p in preds)
+        lines = "; ".join(prediction_text(p) for p in preds)
         content = f"{image_id} ({count} face{'s' if count != 1 else ''}, model {classifier.name}): {lines}."
         artifact.update(predictions=preds, labels=list(classifier.labels))
         return content, artifact

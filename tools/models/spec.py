@@ -70,6 +70,18 @@ class ModelSpec:
         """How many outputs the network has."""
         return len(self.labels)
 
+    def summary(self) -> dict[str, Any]:
+        """What a person may ask about the model: name, architecture, input, labels, provenance."""
+        return {
+            "name": self.name,
+            "arch": self.arch,
+            "input_size": self.input_size,
+            "channels": self.channels,
+            "label_set": self.label_set,
+            "provenance": dict(self.provenance or {}),
+            "labels": list(self.labels),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-type view (JSON-ready)."""
         return asdict(self)

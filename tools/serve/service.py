@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from tools.errors import CapacityError, ImageTooLargeError, InvalidImageError, InvalidRequestError
 from tools.images import MAX_BYTES
-from tools.labels import display_name
+from tools.wording import prediction_text
 
 __all__ = [
     "FaceService",
@@ -181,22 +181,6 @@ class WorkQueue:
 # --- the tools -------------------------------------------------------------------------------------------
 
 
-def _percent(p: float) -> str:
-    return f"{100 * p:.0f}%" if p >= 0.01 else f"{100 * p:.1f}%"
-
-
-def _prediction_text(pred: dict[str, Any]) -> str:
-    ranked = sorted(pred["probs"].items(), key=lambda kv: kv[1], reverse=True)
-    text = f"face {pred['face'] + 1}: {display_name(pred['label'])} {_percent(pred['confidence'])}"
-    if len(ranked) > 1:
-        text += f" (runner-up {display_name(ranked[1][0])} {_percent(ranked[1][1])})"
-    compound = pred.get("compound")
-    if compound and compound.get("label"):
-        kind = "derived from basic scores" if compound.get("derived") else "predicted"
-        text += f"; compound reading {display_name(compound['label'])} ({kind})"
-    return text
-
-
 def _face_index(face: int | None, count: int | None = None) -> int:
     if face is None:
         return 0
@@ -258,7 +242,7 @@ class FaceService:
         count = len(preds)
         if face is not None:
             preds = [preds[_face_index(face, count)]]
-        lines = "; ".join(_prediction_text(p) for p in preds)
+        lines = "; ".join(prediction_text(p) for p in preds)
         text = f"{count} face{'s' if count != 1 else ''} (model {self.model_name}): {lines}."
         return ToolOutput(text, {"faces": preds, "model": self.model_name})
 
