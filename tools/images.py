@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tools.errors import ImageTooLargeError, InvalidImageError
+from tools.errors import FaceAgentError, ImageTooLargeError, InvalidImageError
 
 __all__ = [
     "load_image",
@@ -72,39 +72,51 @@ def _formats_hint() -> str:
     return "Please upload a JPEG, PNG, WebP, GIF, BMP or TIFF photo."
 
 
-def _read_source(source: Any) -> tuple[bytes, str]:
-    """Returns the raw bytes of a path, bytes or file-like input and a name for messages."""
+def read_input(
+    source: Any,
+    *,
+    what: str = "photo",
+    max_bytes: int = MAX_BYTES,
+    error: type[FaceAgentError] = InvalidImageError,
+    too_large: type[FaceAgentError] = ImageTooLargeError,
+    hint: str | None = None,
+) -> tuple[bytes, str]:
+    """The raw bytes of a path, bytes or file-like input and a name for messages (nothing decoded).
+
+    Shared by photos and videos (``tools.video``): ``what`` names the thing in messages, ``error``
+    and ``too_large`` are the errors raised, ``hint`` says which formats to send instead of text.
+    """
+    default_name = "The upload" if what == "photo" else f"The {what}"
     if isinstance(source, (str, os.PathLike)):
         path = Path(source).expanduser()
         if not path.exists():
-            raise InvalidImageError(f"No such file: {path}. Check the path and try again.")
+            raise error(f"No such file: {path} (it does not exist). Check the path and try again.")
         if not path.is_file():
-            raise InvalidImageError(f"{path} is not a file (it is a folder or a device).")
+            raise error(f"{path} is not a file (it is a folder or a device).")
         size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise ImageTooLargeError(
-                f"{path.name} is {size / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB. "
-                "Please upload a smaller photo."
+        if size > max_bytes:
+            raise too_large(
+                f"{path.name} is {size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB. "
+                f"Please upload a smaller {what}."
             )
         try:
             return path.read_bytes(), path.name
         except OSError as exc:
-            raise InvalidImageError(f"Could not read {path}: {exc.strerror or exc}.") from exc
+            raise error(f"Could not read {path}: {exc.strerror or exc}.") from exc
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), "The upload"
+        return bytes(source), default_name
     reader = getattr(source, "getvalue", None) or getattr(source, "read", None)
     if callable(reader):
         try:
             data = reader()
         except Exception as exc:
-            raise InvalidImageError(f"Could not read the upload: {exc}.") from exc
+            raise error(f"Could not read the upload: {exc}.") from exc
         if isinstance(data, str):
-            raise InvalidImageError("The upload is text, not an image. " + _formats_hint())
-        name = str(getattr(source, "name", "The upload"))
-        return bytes(data), name
-    raise InvalidImageError(
-        f"Cannot read an image from a {type(source).__name__}; pass a file path, bytes, "
-        "a PIL image or a numpy array."
+            raise error(f"The upload is text, not a {what}. " + (hint or _formats_hint()))
+        return bytes(data), str(getattr(source, "name", default_name))
+    raise error(
+        f"Cannot read a {what} from a {type(source).__name__}; pass a file path, bytes"
+        + (", a PIL image or a numpy array." if what == "photo" else " or an upload.")
     )
 
 
@@ -248,7 +260,7 @@ def read_bytes(source: ImageInput) -> tuple[bytes, str]:
     Raises:
         InvalidImageError: the file is missing, unreadable or over ``MAX_BYTES``.
     """
-    return _read_source(source)
+    return read_input(source)
 
 
 def decode_bytes(data: bytes, name: str = "The upload") -> np.ndarray:

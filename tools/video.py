@@ -31,10 +31,8 @@ import contextlib
 import csv
 import io
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -201,31 +199,15 @@ def parse_time(text: str) -> float:
 
 def _read_bytes(source: VideoInput, limits: VideoLimits) -> tuple[bytes, str]:
     """The raw bytes of a path, bytes or file-like input, and a name for messages."""
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source).expanduser()
-        if not path.is_file():
-            what = "is not a file" if path.exists() else "does not exist"
-            raise InvalidVideoError(f"{path} {what}. Check the path and try again.")
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise InvalidVideoError(
-                f"{path.name} is {size / 2**20:.0f} MB; the limit is {limits.max_bytes / 2**20:.0f} MB. "
-                "Please upload a shorter or smaller video."
-            )
-        try:
-            return path.read_bytes(), path.name
-        except OSError as exc:
-            raise InvalidVideoError(f"Could not read {path}: {exc.strerror or exc}.") from exc
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), "The video"
-    reader = getattr(source, "getvalue", None) or getattr(source, "read", None)
-    if callable(reader):
-        data = reader()
-        if isinstance(data, str):
-            raise InvalidVideoError("The upload is text, not a video. " + _FORMATS_HINT)
-        return bytes(data), str(getattr(source, "name", "The video"))
-    raise InvalidVideoError(
-        f"Cannot read a video from a {type(source).__name__}; pass a file path, bytes or an upload."
+    from tools.images import read_input
+
+    return read_input(
+        source,
+        what="video",
+        max_bytes=limits.max_bytes,
+        error=InvalidVideoError,
+        too_large=InvalidVideoError,
+        hint=_FORMATS_HINT,
     )
 
 
