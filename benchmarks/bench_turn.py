@@ -78,7 +78,7 @@ def _floor_once(classifier, photo: bytes) -> dict[str, float]:
         # The network on the detection copy with its decoding; then the lazy 68-point fit.
         parts["detect"] = timed(lambda: detector._pass(rgb, scale))[0]
         face = detector.detect(rgb)[0]
-        fit = faces_module._lazy_landmarks(gray, face.points5())
+        fit = faces_module._lazy_landmarks(rgb, face.points5())
         parts["landmarks"] = timed(fit)[0]
     else:
         small = gray if scale == 1 else cv2.resize(gray, (round(w * scale), round(h * scale)), cv2.INTER_AREA)

@@ -279,7 +279,7 @@ class AlignedFace:
         return int(self.image.shape[0])
 
 
-def _lazy_landmarks(gray: np.ndarray, points5: np.ndarray) -> Callable[[], np.ndarray]:
+def _lazy_landmarks(rgb: np.ndarray, points5: np.ndarray) -> Callable[[], np.ndarray]:
     """A function fitting the 68 landmarks later, from a small upright crop cut now.
 
     The crop (160-384 px) is aligned on the five points, so the predictor always starts from the box it
@@ -290,7 +290,11 @@ def _lazy_landmarks(gray: np.ndarray, points5: np.ndarray) -> Callable[[], np.nd
     native = 1.0 / max(float(np.sqrt(abs(np.linalg.det(unit[:, :2])))), 1e-6)
     side = int(np.clip(round(native), _FIT_SIDE, _FIT_SIDE_MAX))
     matrix = _umeyama(points5, canonical_points(side, _FIT_MARGIN))
-    crop = cv2.warpAffine(gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # Only the crop is turned gray: the whole photo is never converted for points rarely asked for.
+    crop = cv2.cvtColor(
+        cv2.warpAffine(rgb, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE),
+        cv2.COLOR_RGB2GRAY,
+    )
     inverse = cv2.invertAffineTransform(matrix)
     box = tuple(v * side / _FIT_SIDE for v in _FIT_BOX)
 
@@ -535,7 +539,6 @@ class RetinaFaceDetector:
                 # The network is not mirror-symmetric: a profile facing one way can score under the
                 # threshold while its mirror image does not. Only photos with no face pay for this.
                 found = _unmirror(self._pass(np.ascontiguousarray(rgb[:, ::-1]), scale), w)
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         faces = []
         for box, prob, points in found:
             if prob < max(min_score, TIGHT_FACE_PROB if tight else 0.0):
@@ -548,7 +551,7 @@ class RetinaFaceDetector:
                     (round(x0), round(y0), round(x1), round(y1)),
                     round(prob, 4),
                     points5=points.astype(np.float64),
-                    fit=_lazy_landmarks(gray, points.astype(np.float64)),
+                    fit=_lazy_landmarks(rgb, points.astype(np.float64)),
                     detector=self.name,
                 )
             )
@@ -689,10 +692,6 @@ def default_detector(name: str | None = None, threads: int | None = None) -> Hog
     """
     chosen = detector_name(name)
     return _detector(chosen, threads if chosen == "retinaface" else None)
-
-
-def _default_detector() -> HogDetector | RetinaFaceDetector:
-    return default_detector()
 
 
 def detect_faces(
