@@ -1,0 +1,162 @@
+"""The Ray engine of ``tools.batch``: paths in, Parquet out, on an actor pool across a cluster.
+
+    read (the paths, grouped) -> map_batches(BatchRows, actor pool) -> write_parquet
+
+The driver lists the inputs (so ``path`` is written exactly as the local engine writes it, and
+``--resume`` compares like with like) and hands Ray groups of paths: each video alone, photos a
+few at a time. Each actor loads the models once and reads its files itself, from the local disk or
+object storage, so file bytes never travel through the object store. Actors get a fractional CPU
+(``cpus_per_actor``) and there is one per CPU of the cluster: a pool of whole-CPU actors on a
+small node would take every CPU and starve the write tasks.
+
+Ray is optional (``requirements-ray.txt``); nothing here is imported unless the Ray engine runs.
+Fault tolerance is Ray Data's: actors restart and their tasks are retried (``max_restarts`` and
+``max_task_retries`` default to unlimited for actor pools), write tasks are retried, and a task
+writes its rows to one file, so every row is written once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from tools.errors import InvalidRequestError
+
+__all__ = ["require_ray", "connect", "run_ray", "RAY_REQUIREMENT"]
+
+RAY_REQUIREMENT = "ray[data]==2.60.0"
+_INSTALL = f"pip install -r requirements-ray.txt (or: pip install '{RAY_REQUIREMENT}')"
+_PROBE_TIMEOUT_S = 5.0
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def require_ray() -> Any:
+    """The ``ray`` module with Ray Data.
+
+    Raises:
+        InvalidRequestError: Ray is not installed; the message says how to install it.
+    """
+    try:
+        import ray
+        import ray.data  # the engine needs Ray Data, not only Ray core
+    except ImportError as exc:
+        raise InvalidRequestError(
+            f"The Ray engine needs Ray Data, which is not installed here ({exc}). Install it with "
+            f"{_INSTALL}, or use --engine local."
+        ) from None
+    return ray
+
+
+def _probe(address: str) -> None:
+    """Fails fast, with a message, when nothing Ray-like answers at ``address``.
+
+    ``ray.init`` waits minutes for an address that does not answer, or that answers but is no Ray
+    cluster; a TCP connection and an HTTP/2 greeting (the GCS and the Ray Client speak gRPC) take
+    at most a few seconds.
+    """
+    target = address.removeprefix("ray://")
+    host, sep, port_text = target.rpartition(":")
+    if not sep:
+        host, port_text = target, "10001" if address.startswith("ray://") else "6379"
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise InvalidRequestError(
+            f"{address!r} is not a Ray address: write host:port (the head's GCS port, 6379 by default), "
+            "ray://host:10001 (Ray Client) or auto."
+        ) from None
+    hint = (
+        "Check that the cluster is up (`ray status` on the head node; `ray start --head` starts one), "
+        "the host and port (host:6379 by default), and that no firewall is in between."
+    )
+    try:
+        with socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S) as conn:
+            if os.environ.get("RAY_USE_TLS", "0") in ("1", "true", "True"):
+                return  # a TLS handshake comes first; ray.init checks the rest
+            conn.settimeout(_PROBE_TIMEOUT_S)
+            conn.sendall(_HTTP2_PREFACE)
+            reply = conn.recv(9)
+    except OSError as exc:
+        raise InvalidRequestError(f"Cannot reach a Ray cluster at {address}: {exc}. {hint}") from None
+    if len(reply) < 4 or reply[3] != 0x04:  # an HTTP/2 server's first frame is SETTINGS
+        raise InvalidRequestError(
+            f"Something answers at {address}, but it is not a Ray cluster (no gRPC). {hint}"
+        )
+
+
+def connect(address: str | None) -> bool:
+    """Connects the driver to a Ray cluster; returns True when this call started a local one
+    (the caller shuts it down), False when it joined an existing cluster or one was connected.
+
+    Args:
+        address: ``host:port``, ``ray://host:port``, ``auto``, or None to start a cluster on
+            this machine (no dashboard, quiet logs).
+
+    Raises:
+        InvalidRequestError: Ray is missing, or the address cannot be reached.
+    """
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
+    if address not in (None, "auto", "local"):
+        _probe(address)
+    try:
+        ray.init(
+            address=address,
+            include_dashboard=False if address is None else None,
+            logging_level=logging.WARNING,
+            configure_logging=True,
+        )
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        where = f"the Ray cluster at {address}" if address else "a Ray cluster on this machine"
+        raise InvalidRequestError(f"Could not connect to {where}: {exc}") from None
+    return address is None
+
+
+def run_ray(
+    groups: list[list[Any]],
+    output: Any,
+    *,
+    address: str | None,
+    model: str | None,
+    fps: float | None,
+    actors: int | None,
+    cpus_per_actor: float,
+    progress: bool,
+) -> None:
+    """Runs the groups of inputs through ``BatchRows`` actors and writes their rows to ``output``'s
+    chunk folder (``tools.batch.Output.parts``)."""
+    ray = require_ray()
+    from tools.batch.rows import BatchRows
+
+    started = connect(address)
+    try:
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = progress
+        context.print_on_execution_start = False
+        context.enable_auto_log_stats = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        size = actors or max(1, int(cpus))
+        if size * cpus_per_actor > cpus:
+            raise InvalidRequestError(
+                f"{size} actors of {cpus_per_actor} CPU need {size * cpus_per_actor:g} CPUs; the cluster has "
+                f"{cpus:g}. Use fewer actors (--actors) or a smaller share each."
+            )
+        items = [{"path": [x.path for x in g], "kind": [x.kind for x in g]} for g in groups]
+        dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 10_000))
+        rows = dataset.map_batches(
+            BatchRows,
+            fn_constructor_kwargs={"model": model, "fps": fps, "workers": 1, "torch_threads": 1},
+            batch_size=1,  # one group per call: each group is a unit of work already
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_cpus=cpus_per_actor,
+        )
+        rows.write_parquet(output.uri(output.parts), filesystem=output.fs if not output.local else None)
+    finally:
+        if started:
+            ray.shutdown()
