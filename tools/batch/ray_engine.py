@@ -20,8 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
+import tools
 from tools.errors import InvalidRequestError
 
 __all__ = ["require_ray", "connect", "run_ray", "RAY_REQUIREMENT"]
@@ -101,14 +103,22 @@ def connect(address: str | None) -> bool:
     ray = require_ray()
     if ray.is_initialized():
         return False
+    runtime_env = None
     if address not in (None, "auto", "local"):
         _probe(address)
+    if address is not None:
+        # The cluster runs this driver's copy of the package (its nodes need only the
+        # requirements installed): a node's own copy could be older, or missing.
+        runtime_env = {"py_modules": [str(Path(tools.__file__).resolve().parent)]}
     try:
         ray.init(
-            address=address,
+            # "local" starts a new cluster even where ray.init() would join one it finds on this
+            # machine (RAY_ADDRESS, or a cluster file a killed cluster can leave behind).
+            address=address or "local",
             include_dashboard=False if address is None else None,
             logging_level=logging.WARNING,
             configure_logging=True,
+            runtime_env=runtime_env,
         )
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         where = f"the Ray cluster at {address}" if address else "a Ray cluster on this machine"
@@ -139,6 +149,8 @@ def run_ray(
         context.print_on_execution_start = False
         context.enable_auto_log_stats = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
+        if not progress:  # it would announce, at WARNING, that progress bars are off
+            logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         size = actors or max(1, int(cpus))
         if size * cpus_per_actor > cpus:
@@ -156,7 +168,11 @@ def run_ray(
             compute=ray.data.ActorPoolStrategy(size=size),
             num_cpus=cpus_per_actor,
         )
-        rows.write_parquet(output.uri(output.parts), filesystem=output.fs if not output.local else None)
+        rows.write_parquet(
+            output.uri(output.parts),
+            filesystem=output.fs if not output.local else None,
+            ray_remote_args={"num_cpus": 0.25},
+        )
     finally:
         if started:
             ray.shutdown()
