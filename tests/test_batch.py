@@ -216,6 +216,26 @@ def same_rows(a: pa.Table, b: pa.Table) -> bool:
     return True
 
 
+def test_the_ray_engines_writer_writes_each_group_once(media: Path, tmp_path: Path, local_rows: pa.Table):
+    """``GroupWriter`` (the callable class of the Ray engine) without Ray: a group written twice,
+    as a retried task would, leaves one file of its rows."""
+    from tools.batch.ray_engine import GroupWriter
+
+    out = Output(tmp_path / "out")
+    out.prepare(resume=False)
+    writer = GroupWriter(str(tmp_path / "out"), run="test", fps=FPS, torch_threads=None)
+    parts = groups(expand_inputs([media]), 3)
+    batch = {"group": list(range(len(parts))), "path": [[x.path for x in g] for g in parts]}
+    batch["kind"] = [[x.kind for x in g] for g in parts]
+    summary = writer(batch).to_pydict()
+    again = writer({key: values[-1:] for key, values in batch.items()})  # the last group, retried
+    assert again.to_pydict()["group"] == [len(parts) - 1]
+    assert summary["files"] == [len(g) for g in parts] and sum(summary["failed"]) == 2
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == [f"part-test-{i:06d}.parquet" for i in range(len(parts))]
+    assert sum(summary["rows"]) == local_rows.num_rows and same_rows(read_rows(tmp_path / "out"), local_rows)
+
+
 # --- output, resume, interruption ------------------------------------------------------------------
 
 
@@ -433,3 +453,51 @@ def test_output_paths_of_uris(tmp_path: Path):
 def read_rows_local(folder: Path, tmp_path: Path) -> pa.Table:
     run([folder], tmp_path / "plain", progress=False)
     return read_rows(tmp_path / "plain")
+
+
+# --- the documented commands -----------------------------------------------------------------------
+
+
+def documented_commands(text: str) -> list[list[str]]:
+    """Every ``python -m tools ...`` command of a Markdown page (shell blocks with line
+    continuations, YAML entrypoints and container commands), as argument lists after ``tools``."""
+    import re
+    import shlex
+
+    import yaml
+
+    commands: list[list[str]] = []
+    for lang, body in re.findall(r"```(\w+)\n(.*?)```", text, flags=re.S):
+        if lang == "bash":
+            for line in body.replace("\\\n", " ").splitlines():
+                line = re.sub(r"\[[^\]]*\]", "", line.split("#", 1)[0])  # [optional] parts
+                if "-m tools " in line:
+                    words = shlex.split(line)
+                    commands.append(words[words.index("tools") + 1 :])
+        elif lang == "yaml":
+            for doc in yaml.safe_load_all(body):
+                spec = doc.get("spec", {})
+                entry = spec.get("entrypoint")
+                if entry:
+                    words = shlex.split(entry)
+                    commands.append(words[words.index("tools") + 1 :])
+                for c in spec.get("template", {}).get("spec", {}).get("containers", []):
+                    words = c.get("command", [])
+                    if "tools" in words:
+                        commands.append(words[words.index("tools") + 1 :])
+    return commands
+
+
+def test_the_documented_commands_are_valid():
+    from tools.cli import build_parser
+
+    parser = build_parser()
+    pages = [ROOT / "docs" / "SCALING.md", ROOT / "README.md"]
+    commands = [c for page in pages for c in documented_commands(page.read_text())]
+    batch = [c for c in commands if c[0] == "batch"]
+    assert len(batch) >= 6 and any(c[0] == "serve" for c in commands)
+    for words in commands:
+        args = parser.parse_args(words)
+        if args.command == "batch":
+            assert args.engine == "ray" or args.address is None, words
+    assert any("auto" == parser.parse_args(c).address for c in batch)  # the RayJob entrypoint

@@ -165,23 +165,33 @@ def batch(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     )
 
 
-def test_two_nodes_give_the_local_engine_rows(cluster: Cluster, tmp_path: Path):
+def test_two_nodes_give_the_local_engine_rows_also_after_the_driver_is_killed(
+    cluster: Cluster, tmp_path: Path
+):
+    """The driver is killed (SIGKILL) once the first chunk is written; the same command with
+    --resume finishes, and the rows are the local engine's, each once."""
     media = make_media(tmp_path / "media")
-    done = batch(
-        str(media),
-        "-o",
-        str(tmp_path / "ray"),
-        "--engine",
-        "ray",
-        "--address",
-        cluster.address,
-        "--fps",
-        str(FPS),
-    )
+    for i in range(24):  # two more groups of photos: work left when the first chunk lands
+        shutil.copy(media_path(["grace", "posed_happy", "obama"][i % 3]), media / f"copy{i:02d}.jpg")
+    out = tmp_path / "ray"
+    command = [sys.executable, "-m", "tools", "batch", str(media), "-o", str(out), "--engine", "ray"]
+    command += ["--address", cluster.address, "--fps", str(FPS), "--resume"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180
+        while not list(out.glob("*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before its driver could be killed"
+        proc.kill()
+    finally:
+        proc.wait()
+    written = set(read_rows(out).column("path").to_pylist())
+    assert 0 < len(written) < 32
+    done = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "for 8 files written" in done.stdout and "2 could not be analysed" in done.stdout
+    assert f"{len(written)} already there, skipped" in done.stdout
     run([media], tmp_path / "local", fps=FPS, progress=False)
-    distributed, local = read_rows(tmp_path / "ray"), read_rows(tmp_path / "local")
+    distributed, local = read_rows(out), read_rows(tmp_path / "local")
     assert same_rows(distributed, local)
     errors = {r["path"].rsplit("/", 1)[-1]: r["error"]["type"] for r in distributed.to_pylist() if r["error"]}
     assert errors == {"broken.jpg": "InvalidImageError", "broken.mp4": "InvalidVideoError"}

@@ -34,8 +34,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from tools.batch.inputs import PHOTO_SUFFIXES, VIDEO_SUFFIXES, BatchInput, expand_inputs, groups
 from tools.batch.local import run_local
 from tools.batch.output import Output, read_rows
@@ -170,8 +168,7 @@ def run(
         else:
             from tools.batch.ray_engine import run_ray
 
-            before = out.read(["path", "error"])
-            run_ray(
+            rows, failed = run_ray(
                 groups(todo, photos_per_task),
                 out,
                 address=address,
@@ -181,7 +178,6 @@ def run(
                 cpus_per_actor=cpus_per_actor,
                 progress=progress,
             )
-            rows, failed = _tally(out.read(["path", "error"]), before)
     out.finish()
     return BatchResult(
         output=out.text,
@@ -194,13 +190,3 @@ def run(
         seconds=time.perf_counter() - start,
         removed=removed,
     )
-
-
-def _tally(after: pa.Table, before: pa.Table) -> tuple[int, int]:
-    """Rows and failed files written between two reads of an output."""
-    import pyarrow.compute as pc
-
-    old = set(before.column("path").to_pylist())
-    new = after.filter(pc.invert(pc.is_in(after.column("path"), pa.array(list(old), pa.string()))))
-    failed = new.filter(pc.is_valid(new.column("error")))
-    return new.num_rows, len(set(failed.column("path").to_pylist()))

@@ -144,15 +144,15 @@ class Output:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self, table: pa.Table) -> str:
-        """Writes one chunk file; on a local disk under a hidden name first, so a file that is there
-        is whole. Returns its path."""
+    def write(self, table: pa.Table, name: str | None = None) -> str:
+        """Writes one chunk file (a new name, or ``name``, replacing a file of that name); on a local
+        disk under a hidden name first, so a file that is there is whole. Returns its path."""
         import pyarrow.parquet as pq
 
-        name = f"part-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
+        name = name or f"part-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
         final = f"{self.parts}/{name}"
         if self.local:
-            temporary = f"{self.parts}/.{name}.tmp"
+            temporary = f"{self.parts}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
             pq.write_table(table, temporary, filesystem=self.fs)
             os.replace(temporary, final)
         else:  # object stores make an object visible only once it is complete

@@ -1,18 +1,25 @@
 """The Ray engine of ``tools.batch``: paths in, Parquet out, on an actor pool across a cluster.
 
-    read (the paths, grouped) -> map_batches(BatchRows, actor pool) -> write_parquet
+    the paths, in groups -> map_batches(GroupWriter, actor pool) -> one chunk file per group
 
 The driver lists the inputs (so ``path`` is written exactly as the local engine writes it, and
 ``--resume`` compares like with like) and hands Ray groups of paths: each video alone, photos a
-few at a time. Each actor loads the models once and reads its files itself, from the local disk or
-object storage, so file bytes never travel through the object store. Actors get a fractional CPU
-(``cpus_per_actor``) and there is one per CPU of the cluster: a pool of whole-CPU actors on a
-small node would take every CPU and starve the write tasks.
+few at a time. Each actor loads the models once, reads its files itself (from the local disk or
+object storage: file bytes never travel through the object store), and writes each group's rows
+as a chunk file of the output before it takes the next group; the driver only counts. Actors get a
+fractional CPU (``cpus_per_actor``) and there is one per CPU of the cluster: a pool of whole-CPU
+actors on a small node would take every CPU and starve Ray Data's other tasks.
 
-Ray is optional (``requirements-ray.txt``); nothing here is imported unless the Ray engine runs.
-Fault tolerance is Ray Data's: actors restart and their tasks are retried (``max_restarts`` and
-``max_task_retries`` default to unlimited for actor pools), write tasks are retried, and a task
-writes its rows to one file, so every row is written once.
+Why the actors write rather than ``Dataset.write_parquet``: its write tasks need worker processes of
+their own, which Ray starts only once rows arrive. On the two-node test cluster (1 CPU each) every
+file appeared only after the map was over, so an interrupted run had written nothing; on 2 busy
+cores the write tasks waited ~9 s to be scheduled, a third of a 32-photo run.
+
+Ray is optional (``requirements-ray.txt``); nothing here imports it unless the Ray engine runs.
+Fault tolerance is Ray Data's: an actor that dies is restarted and its task retried
+(``max_restarts`` and ``max_task_retries`` default to unlimited for actor pools). A retried group
+writes the file of the same name again, replacing whatever the first attempt wrote, so every row is
+written once.
 """
 
 from __future__ import annotations
@@ -126,6 +133,55 @@ def connect(address: str | None) -> bool:
     return address is None
 
 
+class GroupWriter:
+    """The Ray engine's callable class: the rows of each group of inputs (``BatchRows``), written
+    by the actor itself as one chunk file of the output.
+
+    The file is named after the run and the group, so a task Ray retries (its actor died) replaces
+    the file its first attempt may have written instead of adding the rows twice. Each call returns
+    one summary row per group (``group``, ``files``, ``rows``, ``failed``) for the driver's count and
+    progress bar. Works without Ray like ``BatchRows``.
+
+    Args:
+        output: the output (a local path or URI: ``tools.batch.Output``).
+        run: a name for this run, unique among the runs that write to the output.
+        model, fps: as for ``BatchRows``.
+        torch_threads: torch's intra-op threads in this process (an actor: 1).
+    """
+
+    def __init__(
+        self,
+        output: str,
+        run: str,
+        model: str | None = None,
+        fps: float | None = None,
+        torch_threads: int | None = 1,
+    ) -> None:
+        from tools.batch.output import Output
+        from tools.batch.rows import BatchRows
+
+        self.rows = BatchRows(model=model, fps=fps, workers=1, torch_threads=torch_threads)
+        self.output = Output(output)
+        self.run = run
+
+    def __call__(self, batch: Any) -> Any:
+        """``{"group": [...], "path": [[...], ...], "kind": [[...], ...]}`` -> one summary row per group."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        columns = batch.to_pydict() if hasattr(batch, "to_pydict") else {k: list(v) for k, v in batch.items()}
+        summary: dict[str, list[int]] = {"group": [], "files": [], "rows": [], "failed": []}
+        for group, paths, kinds in zip(columns["group"], columns["path"], columns["kind"]):
+            table = self.rows({"path": list(paths), "kind": list(kinds)})
+            self.output.write(table, name=f"part-{self.run}-{int(group):06d}.parquet")
+            errors = table.filter(pc.is_valid(table.column("error"))).column("path")
+            summary["group"].append(int(group))
+            summary["files"].append(len(paths))
+            summary["rows"].append(table.num_rows)
+            summary["failed"].append(len(set(errors.to_pylist())))
+        return pa.table(summary)
+
+
 def run_ray(
     groups: list[list[Any]],
     output: Any,
@@ -136,43 +192,56 @@ def run_ray(
     actors: int | None,
     cpus_per_actor: float,
     progress: bool,
-) -> None:
-    """Runs the groups of inputs through ``BatchRows`` actors and writes their rows to ``output``'s
-    chunk folder (``tools.batch.Output.parts``)."""
-    ray = require_ray()
-    from tools.batch.rows import BatchRows
+) -> tuple[int, int]:
+    """Runs the groups of inputs through ``GroupWriter`` actors, which write the rows into
+    ``output``'s chunk folder. Returns the rows written and the files that failed."""
+    import time
+    import uuid
 
+    ray = require_ray()
     started = connect(address)
+    bar = None
     try:
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = progress
+        context.enable_progress_bars = False  # ours counts files, as the local engine's does
         context.print_on_execution_start = False
         context.enable_auto_log_stats = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        if not progress:  # it would announce, at WARNING, that progress bars are off
-            logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+        logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        size = actors or max(1, int(cpus))
+        size = actors or max(1, min(int(cpus), len(groups)))  # no more actors than tasks
         if size * cpus_per_actor > cpus:
             raise InvalidRequestError(
                 f"{size} actors of {cpus_per_actor} CPU need {size * cpus_per_actor:g} CPUs; the cluster has "
                 f"{cpus:g}. Use fewer actors (--actors) or a smaller share each."
             )
-        items = [{"path": [x.path for x in g], "kind": [x.kind for x in g]} for g in groups]
+        run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        items = [
+            {"group": i, "path": [x.path for x in g], "kind": [x.kind for x in g]}
+            for i, g in enumerate(groups)
+        ]
         dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 10_000))
-        rows = dataset.map_batches(
-            BatchRows,
-            fn_constructor_kwargs={"model": model, "fps": fps, "workers": 1, "torch_threads": 1},
+        summaries = dataset.map_batches(
+            GroupWriter,
+            fn_constructor_kwargs={"output": output.uri(output.base), "run": run, "model": model, "fps": fps},
             batch_size=1,  # one group per call: each group is a unit of work already
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=size),
             num_cpus=cpus_per_actor,
         )
-        rows.write_parquet(
-            output.uri(output.parts),
-            filesystem=output.fs if not output.local else None,
-            ray_remote_args={"num_cpus": 0.25},
-        )
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=sum(len(g) for g in groups), desc="files", unit="file")
+        rows = failed = 0
+        for batch in summaries.iter_batches(batch_size=None, batch_format="pyarrow"):
+            rows += sum(batch.column("rows").to_pylist())
+            failed += sum(batch.column("failed").to_pylist())
+            if bar is not None:
+                bar.update(sum(batch.column("files").to_pylist()))
+        return rows, failed
     finally:
+        if bar is not None:
+            bar.close()
         if started:
             ray.shutdown()
