@@ -196,6 +196,28 @@ def test_batch_rows_without_ray_gives_the_local_engine_rows(media: Path, local_r
     assert same_rows(worker(batch), local_rows)
 
 
+def test_an_unexpected_fault_in_one_photo_fails_that_photo_only(tmp_path: Path, monkeypatch):
+    import tools.images
+
+    for name in ("a.jpg", "odd.jpg", "b.jpg"):
+        shutil.copy(media_path("grace"), tmp_path / name)
+    original = tools.images.load_image
+
+    def load(source):
+        if Path(str(source)).name == "odd.jpg":
+            raise RuntimeError("a decoder fault")
+        return original(source)
+
+    monkeypatch.setattr(tools.images, "load_image", load)
+    paths = [str(tmp_path / n) for n in ("a.jpg", "odd.jpg", "b.jpg")]
+    rows = BatchRows(workers=2)({"path": paths}).to_pylist()
+    assert [(Path(r["path"]).name, r["face"], r["error"]) for r in rows] == [
+        ("a.jpg", 1, None),
+        ("odd.jpg", None, {"type": "RuntimeError", "message": "a decoder fault"}),
+        ("b.jpg", 1, None),
+    ]
+
+
 def same_rows(a: pa.Table, b: pa.Table) -> bool:
     """The same rows in any order: keys and labels equal, probabilities within float noise
     (a forward pass over another batch of faces)."""
