@@ -221,7 +221,7 @@ class BatchRows:
         failed: dict[int, list[dict[str, Any]]] = {}
         uris = [i for i, x in enumerate(inputs) if is_uri(x.path)]
         for i, x in enumerate(inputs):
-            if i not in uris:
+            if not is_uri(x.path):
                 sources[i] = Path(x.path)
         if uris:  # object storage: read several at once, they wait on the network
             with ThreadPoolExecutor(min(8, len(uris)), thread_name_prefix="batch-read") as pool:
