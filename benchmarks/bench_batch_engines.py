@@ -15,9 +15,10 @@ its own start-up is timed apart. Runs alternate (local, ray, local, ray ...) so 
 machine's load hits both engines; medians.
 
 Each engine also runs over the first ``--small`` photos: the difference between the two runs is the
-time the extra photos took, so ``(photos - small) / (T(photos) - T(small))`` is the engine's rate once
-it runs (the throughput a long run approaches), and ``T(small) - small / rate`` its fixed cost per
-run (process start, imports, connecting, loading the models).
+time the extra photos took, so ``(photos - small) / (T(photos) - T(small))`` (per repetition, then
+the median) is the engine's rate once it runs (the throughput a long run approaches), and
+``T(small) - small / rate`` its fixed cost per run (process start, imports, connecting, loading the
+models). Both come from differences of short runs on a shared machine: read them as approximate.
 """
 
 from __future__ import annotations
@@ -132,8 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
     wall = {key: statistics.median(values) for key, values in walls.items()}
     total = {engine: args.photos / wall[engine, args.photos] for engine in ("local", "ray")}
+    # Per repetition, so both runs of a difference saw about the same load; then the median.
     rate = {
-        engine: (args.photos - args.small) / max(1e-9, wall[engine, args.photos] - wall[engine, args.small])
+        engine: statistics.median(
+            (args.photos - args.small) / max(1e-9, big - small)
+            for big, small in zip(walls[engine, args.photos], walls[engine, args.small])
+        )
         for engine in ("local", "ray")
     }
     fixed = {engine: wall[engine, args.small] - args.small / rate[engine] for engine in ("local", "ray")}

@@ -18,8 +18,8 @@ Two engines produce the same rows:
 - ``local``: ``EmotionClassifier.predict_many`` (worker threads, one per core) for photos, videos
   analysed side by side in the same number of threads.
 - ``ray``: Ray Data (``tools.batch.ray_engine``): the paths, in groups, go through ``map_batches`` on an
-  actor pool of ``BatchRows`` (models loaded once per actor) and ``write_parquet``; ``address``
-  joins a running cluster, none starts one on this machine.
+  actor pool (models loaded once per actor), each actor writing its groups' rows as chunk files;
+  ``address`` joins a running cluster, none starts one on this machine.
 
 Results are written in chunks (several Parquet files in a dataset folder; for a ``.parquet`` file
 output, in ``OUT.parts/`` and merged at the end), so an interrupted run loses at most the chunk in
