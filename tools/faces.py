@@ -738,10 +738,10 @@ def reading_order(boxes: Sequence[Sequence[float]]) -> list[int]:
     """The number of each face as people read them off a photo: rows from top to bottom, left to
     right within a row, counted from 1.
 
-    Faces are taken from the top (by the centre of their box); a face joins the current row when
-    its box overlaps the row's first face vertically by at least ``ROW_OVERLAP`` of the smaller
-    face's height, so heads at somewhat different heights side by side are one row (numbered left
-    to right) and a row that starts below the first row's faces is a new one.
+    Faces are taken from the top (by the centre of their box); a face joins the current row when its
+    box overlaps some face of that row vertically by at least ``ROW_OVERLAP`` of the smaller face's
+    height, so people side by side with heads at different heights are one row (numbered left to
+    right), and a new row starts only where no face of the row above reaches down to it.
 
     Args:
         boxes: (x0, y0, x1, y1) per face, in any order (usually most prominent first).
@@ -749,16 +749,19 @@ def reading_order(boxes: Sequence[Sequence[float]]) -> list[int]:
     Returns:
         The number of each box, in the order given.
     """
+
+    def same_row(i: int, j: int) -> bool:
+        a, b = boxes[i], boxes[j]
+        overlap = min(a[3], b[3]) - max(a[1], b[1])
+        return overlap >= ROW_OVERLAP * min(a[3] - a[1], b[3] - b[1])
+
     centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes]
     rows: list[list[int]] = []
     for i in sorted(range(len(boxes)), key=lambda i: (centres[i][1], centres[i][0])):
-        if rows:
-            first = boxes[rows[-1][0]]
-            overlap = min(first[3], boxes[i][3]) - max(first[1], boxes[i][1])
-            if overlap >= ROW_OVERLAP * min(first[3] - first[1], boxes[i][3] - boxes[i][1]):
-                rows[-1].append(i)
-                continue
-        rows.append([i])
+        if rows and any(same_row(i, j) for j in rows[-1]):
+            rows[-1].append(i)
+        else:
+            rows.append([i])
     numbers = [0] * len(boxes)
     counter = 1
     for row in rows:
