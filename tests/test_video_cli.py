@@ -47,7 +47,7 @@ def test_json_and_csv(short_clip: Path, tmp_path: Path, capsys):
         assert faces and set(faces[0]) >= {"track", "label", "confidence", "box"}
     (track,) = data["summary"]["tracks"]
     phases = track["phases"]
-    assert [p["emotion"] for p in phases][0] == "happy" and len(phases) == 2
+    assert phases[0]["emotion"] == "happy" and len(phases) == 2
     assert phases[0]["start_s"] == 0.0 and phases[0]["end_s"] == phases[1]["start_s"]
     assert phases[1]["end_s"] == pytest.approx(2.0)
     assert {"name", "emotions", "mixed", "mean_probs", "peak", "frames"} <= set(phases[0])

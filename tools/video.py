@@ -2,7 +2,8 @@
 
     from tools import analyze_video
     result = analyze_video("clip.mp4", fps=10)      # VideoAnalysis
-    result.summary()["tracks"][0]["dominant"]       # "happy"
+    result.story()                                  # "... the face is sad from 0:00 to 0:06.5, then ..."
+    result.phases(), result.peak("happy")           # the stretches of the main face; its happiest one
     result.timeline()                               # per-second mean probabilities per track
     result.to_csv(), result.to_dict()
 
@@ -15,8 +16,10 @@ and input conversion, one batched forward pass for the frame's faces. On top of 
   two faces that cross keep their ids; a track survives short misses. No identity recognition.
 - **smoothing**: per track, an exponential moving average of the probabilities with a time
   constant (``smooth_s``), so a one-frame flicker does not change the reading.
+- **phases and the story**: per track, the stretches where one emotion (or one mix) holds, from the
+  smoothed readings with flickers merged, told with their times; changes and peaks follow from them.
 - **timeline and summary**: mean probabilities per track per second; per track the dominant
-  emotion, the changes (a new reading that holds for ``hold_s``) with timestamps, and the peaks.
+  emotion, the phases, changes and peaks.
 
 Decoding is PyAV's (FFmpeg inside the wheel): MP4, MOV, WebM, MKV, AVI, MPEG-TS, Ogg, Y4M and
 animated GIF, always from memory (a path is read into memory; nothing is written to disk). Size,
@@ -579,6 +582,63 @@ def _scaled_face(face: Any, scale: float) -> Any:
     return face.rescaled(1.0 / scale)
 
 
+def _merge_runs(
+    top: np.ndarray,
+    times: np.ndarray,
+    ends: np.ndarray,
+    mean: Callable[[list[int]], np.ndarray],
+    min_s: float,
+) -> list[list[int]]:
+    """Runs of the same label ``top``, as [start, stop) indices, with runs under ``min_s`` merged.
+
+    The shortest run goes first, into the neighbour whose mean probabilities are closest (the longer
+    on a tie); after each merge, neighbours with the same main emotion are joined. A heap and a linked
+    list keep this near O(n log n): a noisy ten-minute track can start with thousands of runs.
+    """
+    import heapq
+
+    cuts = [0, *(int(i) for i in np.flatnonzero(top[1:] != top[:-1]) + 1), len(top)]
+    stop = dict(itertools.pairwise(cuts))  # run start -> run stop
+    before = {b: a for a, b in itertools.pairwise(cuts[:-1])}
+    after = {a: b for a, b in itertools.pairwise(cuts[:-1])}
+
+    def length(a: int) -> float:
+        return float(ends[stop[a] - 1] - times[a])
+
+    def main(a: int) -> int:
+        return int(np.argmax(mean([a, stop[a]])))
+
+    def join(a: int, b: int) -> int:  # b is the run right after a
+        stop[a] = stop.pop(b)
+        following = after.pop(b, None)
+        before.pop(b, None)
+        if following is None:
+            after.pop(a, None)
+        else:
+            after[a], before[following] = following, a
+        return a
+
+    heap = [(length(a), a) for a in stop if length(a) < min_s - 1e-9]
+    heapq.heapify(heap)
+    while heap and len(stop) > 1:
+        size, a = heapq.heappop(heap)
+        if a not in stop or length(a) != size:
+            continue  # merged away, or grown since it was pushed
+        here = mean([a, stop[a]])
+        j = min(
+            (k for k in (before.get(a), after.get(a)) if k is not None),
+            key=lambda k: (float(np.abs(mean([k, stop[k]]) - here).sum()), -length(k)),
+        )
+        a = join(j, a) if j < a else join(a, j)
+        while a in before and main(before[a]) == main(a):
+            a = join(before[a], a)
+        while a in after and main(after[a]) == main(a):
+            a = join(a, after[a])
+        if length(a) < min_s - 1e-9:
+            heapq.heappush(heap, (length(a), a))
+    return [[a, stop[a]] for a in sorted(stop)]
+
+
 def _phase_names(mean: np.ndarray) -> tuple[tuple[int, ...], bool]:
     """The label indices a phase is named after (strongest first), and whether it is mixed."""
     order = [int(k) for k in np.argsort(-mean, kind="stable")]
@@ -874,38 +934,13 @@ class VideoAnalysis:
         weights = np.maximum(ends - times, 1e-6)
         min_s = self.min_phase_s
 
-        def mean(span: list[int]) -> np.ndarray:
-            return np.average(smoothed[span[0] : span[1]], axis=0, weights=weights[span[0] : span[1]])
+        totals = np.concatenate([[0.0], np.cumsum(weights)])
+        sums = np.vstack([np.zeros(smoothed.shape[1]), np.cumsum(smoothed * weights[:, None], axis=0)])
 
-        def length(span: list[int]) -> float:
-            return float(ends[span[1] - 1] - times[span[0]])
+        def mean(span: list[int]) -> np.ndarray:  # time-weighted, from prefix sums
+            return (sums[span[1]] - sums[span[0]]) / (totals[span[1]] - totals[span[0]])
 
-        def main(span: list[int]) -> int:
-            return int(np.argmax(mean(span)))
-
-        top = smoothed.argmax(axis=1)
-        cuts = [0, *(i for i in range(1, len(top)) if top[i] != top[i - 1]), len(top)]
-        spans = [[a, b] for a, b in itertools.pairwise(cuts)]
-        while len(spans) > 1:
-            short = [i for i, span in enumerate(spans) if length(span) < min_s - 1e-9]
-            if not short:
-                break
-            i = min(short, key=lambda k: (length(spans[k]), k))
-            here = mean(spans[i])
-            j = min(
-                (k for k in (i - 1, i + 1) if 0 <= k < len(spans)),
-                key=lambda k: (float(np.abs(mean(spans[k]) - here).sum()), -length(spans[k])),
-            )
-            a, b = min(i, j), max(i, j)
-            spans[a] = [spans[a][0], spans[b][1]]
-            del spans[b]
-            k = 1
-            while k < len(spans):  # a merge can leave two neighbours with the same main emotion
-                if main(spans[k - 1]) == main(spans[k]):
-                    spans[k - 1] = [spans[k - 1][0], spans[k][1]]
-                    del spans[k]
-                else:
-                    k += 1
+        spans = _merge_runs(smoothed.argmax(axis=1), times, ends, mean, min_s)
         lag = 3.0 * self.smooth_s
         for previous, span in itertools.pairwise(spans):
             named, i = _phase_names(mean(span))[0], span[0]
