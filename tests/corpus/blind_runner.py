@@ -288,6 +288,7 @@ def route_problems(record: TurnRecord, key: Any) -> list[str]:
 
 def score(records: Iterable[TurnRecord], key: dict[str, Any], judgement: dict[str, Any]) -> dict[str, Any]:
     """Routed-right and right-in-content counts over played turns."""
+    judgement = judgement.get("turns", judgement)
     rows = []
     for record in records:
         problems = route_problems(record, key.get(record.id))
