@@ -219,23 +219,33 @@ class FaceMesh:
 
     def crop(self, rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """The 192 px crop of ``rgb`` under the 2x3 image -> crop ``matrix``."""
+        matrix = np.asarray(matrix, np.float64)
         scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
         source, warp = rgb, matrix
         if scale < 0.5:
-            # Shrinking a lot in one warp aliases: area-downsample first to about twice the scale.
-            factor = min(1.0, 2.0 * scale)
+            # Shrinking a lot in one warp aliases: halve the part of the photo the crop covers
+            # (Gaussian pyramid) until the warp shrinks by less than 2. Cheaper than an area
+            # resize to an arbitrary size (~0.2 vs ~1.3 ms for a face filling a 512 px photo).
             h, w = rgb.shape[:2]
-            size = (max(1, round(w * factor)), max(1, round(h * factor)))
-            source = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            to_source = np.diag([size[0] / w, size[1] / h, 1.0])
-            warp = (np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_source))[:2]
+            inverse = cv2.invertAffineTransform(matrix)
+            corners = np.array(
+                [[0, 0], [INPUT_SIZE, 0], [0, INPUT_SIZE], [INPUT_SIZE, INPUT_SIZE]], np.float64
+            )
+            footprint = corners @ inverse[:, :2].T + inverse[:, 2]
+            x0, y0 = np.maximum(np.floor(footprint.min(axis=0)).astype(int) - 4, 0)
+            x1, y1 = np.minimum(np.ceil(footprint.max(axis=0)).astype(int) + 4, [w, h])
+            if x1 > x0 and y1 > y0:
+                source = rgb[y0:y1, x0:x1]
+                factor = 1.0
+                while scale / factor < 0.5 and min(source.shape[:2]) > 1:
+                    source = cv2.pyrDown(source)  # pixel i of the result lies at pixel 2i of its input
+                    factor /= 2.0
+                to_source = np.array(
+                    [[factor, 0.0, -x0 * factor], [0.0, factor, -y0 * factor], [0.0, 0.0, 1.0]]
+                )
+                warp = (np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_source))[:2]
         return cv2.warpAffine(
-            source,
-            warp,
-            (INPUT_SIZE, INPUT_SIZE),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(0, 0, 0),
+            source, warp, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
 
     def run(self, rgb: np.ndarray, matrices: Sequence[np.ndarray]) -> list[Mesh]:
