@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from benchmarks.photos import MEDIA, load_source
-from tools.errors import ModelUnavailableError
+from tools.errors import InvalidRequestError, ModelUnavailableError
 from tools.faces import default_detector
 from tools.models.facemesh import (
     CROP_TEMPLATE,
@@ -132,6 +132,18 @@ def test_unloadable_model_is_a_clear_error(tmp_path):
         FaceMesh(broken)
     with pytest.raises(ModelUnavailableError, match="convert_facemesh"):
         FaceMesh(tmp_path / "missing.onnx")
+
+
+def test_bad_inputs_are_clear_errors(photos):
+    rgb, faces = photos["grace"]
+    with pytest.raises(InvalidRequestError, match="uint8 RGB"):
+        fit_meshes(rgb[:, :, 0], faces)
+    with pytest.raises(InvalidRequestError, match="uint8 RGB"):
+        fit_meshes(rgb.astype(np.float32), faces)
+    with pytest.raises(InvalidRequestError, match="five points"):
+        fit_meshes(rgb, [np.zeros((68, 2))])
+    with pytest.raises(InvalidRequestError, match="five points"):
+        fit_meshes(rgb, [np.full((5, 2), np.nan)])
 
 
 def test_runner_imports_no_torch():
@@ -278,6 +290,17 @@ def test_index_sets_agree_with_dlib_on_frontal_faces(photos, meshes):
         for dlib_index, mesh_index in pairs.items():
             distance = np.linalg.norm(face.landmarks[dlib_index] - mesh.points[mesh_index, :2]) / _iod(mesh)
             assert distance < 0.1, (name, dlib_index, mesh_index, distance)
+
+
+def test_depth_is_relative_to_the_face_and_nearer_is_smaller(meshes):
+    for name in ("posed_happy", "grace"):
+        mesh = meshes[name][0]
+        z = mesh.points[:, 2] / _iod(mesh)
+        assert abs(z.mean()) < 0.05  # centred on the face
+        assert z[1] < -0.2 < 0.2 < z[list(REGIONS["face_oval"])].mean()  # nose tip in front, rim behind
+    # The young man turns to his right (the picture's left): that side's eye corner lies deeper.
+    disgust = meshes["posed_disgust"][0]
+    assert disgust.points[33, 2] - disgust.points[263, 2] > 0.3 * _iod(disgust)
 
 
 def test_every_region_names_valid_points():

@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from tools.errors import ModelUnavailableError
+from tools.errors import InvalidRequestError, ModelUnavailableError
 
 __all__ = [
     "CROP_SCALE",
@@ -274,8 +274,24 @@ class FaceMesh:
 
         Returns:
             One ``Mesh`` per face, in the order given.
+
+        Raises:
+            InvalidRequestError: the image is not (H, W, 3) uint8, or a face's points are not five
+                finite (x, y) pairs.
         """
+        if not (
+            isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8
+        ):
+            raise InvalidRequestError(
+                "FaceMesh needs the photo as an (H, W, 3) uint8 RGB array (tools.images.load_image gives one)."
+            )
         five = [np.asarray(f.points5() if hasattr(f, "points5") else f, np.float64) for f in faces]
+        for points in five:
+            if points.shape != (5, 2) or not np.isfinite(points).all():
+                raise InvalidRequestError(
+                    "Each face for FaceMesh is a tools.faces.Face or its five points as a (5, 2) array "
+                    "(eye centres, nose tip, mouth corners)."
+                )
         meshes = self.run(rgb, [_umeyama(p, CROP_TEMPLATE) for p in five])
         if refine:
             meshes = self.run(rgb, [mesh_roi(m.points) for m in meshes])
