@@ -13,8 +13,8 @@ plane) and the probability that the crop holds a face framed as in training.
   feature map and finds the irises (5 points each); as MediaPipe does, the refined x, y replace
   those mesh points (their z stays) and the irises are appended as points 468-477 (z: the mean of
   their eye's lid contour). It reads closed and downcast eyes and lip contours that the plain mesh
-  misses. About 2.5 ms a face on one thread.
-- ``base`` (``weights/facemesh.onnx``): the plain 468-point network; about half the cost.
+  misses. About 3 ms a face on one thread (crop included), 1.4-1.9x the expression net's forward.
+- ``base`` (``weights/facemesh.onnx``): the plain 468-point network; about 2 ms a face, 0.9-1x.
 
 **The crop.** MediaPipe tracks a face by cutting the next crop from the current landmarks: the
 square around their bounding box, 1.5 times its longer side, turned upright by the line through
@@ -22,9 +22,10 @@ the outer eye corners (33 and 263). That framing is the one the network was trai
 Here each face comes with five points (eyes, nose tip, mouth corners) from the detector, so the
 crop is the similarity transform taking those five points to where they lie in that framing on
 average (``CROP_TEMPLATE``, measured by running MediaPipe's tracking rule to its fixed point on
-real faces: ``benchmarks/bench_landmarks.py --calibrate``). One pass of the network per face; all
-faces of a photo go through in one batch. ``refine=True`` adds MediaPipe's own second pass, cut
-from the first pass's landmarks (for strongly turned faces).
+real faces: ``benchmarks/bench_landmarks.py --calibrate``; the same within 0.5 px for both models).
+One pass of the network per face (the base model takes all faces of a photo in one batch).
+``refine=True`` adds MediaPipe's own second pass, cut from the first pass's landmarks (for strongly
+turned faces).
 
 **Regions.** ``REGIONS`` names index sets of MediaPipe's canonical mesh topology (lips, eyelids,
 brows, eye and mouth corners, nose tip, face oval). Sides are as seen in the picture (``left_view``
@@ -348,7 +349,8 @@ class FaceMesh:
         return meshes
 
     def fit(self, rgb: np.ndarray, faces: Sequence[Any], refine: bool = False) -> list[Mesh]:
-        """468 landmarks for each face of an RGB image, in one batch.
+        """FaceMesh's landmarks (478 with the attention model, 468 with the base one) for each face
+        of an RGB image.
 
         Args:
             rgb: (H, W, 3) uint8 RGB image the faces were found in.
