@@ -37,14 +37,13 @@ import numpy as np
 from benchmarks.photos import MEDIA, load_source
 from tools.faces import Face, _lazy_landmarks, default_detector
 from tools.models.facemesh import (
-    CROP_TEMPLATE,
     INPUT_SIZE,
     MODELS,
     NUM_POINTS,
     REGIONS,
     FaceMesh,
     Mesh,
-    _umeyama,
+    crop_matrix,
     mesh_roi,
 )
 
@@ -149,7 +148,7 @@ def calibrate(model: str) -> int:
     for name, rgb, found in _faces(CALIBRATION):
         for i, face in enumerate(found):
             five = face.points5()
-            result = mesh.run(rgb, [_umeyama(five, CROP_TEMPLATE)])[0]
+            result = mesh.run(rgb, [crop_matrix(five)])[0]
             for _ in range(5):
                 result = mesh.run(rgb, [mesh_roi(result.points)])[0]
             crop5 = five @ result.matrix[:, :2].T + result.matrix[:, 2]

@@ -94,14 +94,14 @@ def face_crops() -> dict[str, np.ndarray]:
     """The real-face crops, cut as the runner cuts them."""
     from benchmarks.photos import MEDIA, load_source
     from tools.faces import detect_faces
-    from tools.models.facemesh import CROP_TEMPLATE, _umeyama
+    from tools.models.facemesh import crop_matrix
 
     mesh = FaceMesh()
     crops = {}
     for name in FACES:
         rgb = load_source(MEDIA[name][0])
         face = detect_faces(rgb)[0]
-        crops[name] = mesh.crop(rgb, _umeyama(face.points5(), CROP_TEMPLATE))
+        crops[name] = mesh.crop(rgb, crop_matrix(face.points5()))
     return crops
 
 

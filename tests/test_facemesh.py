@@ -41,6 +41,7 @@ from tools.models.facemesh import (
     REGIONS,
     FaceMesh,
     Mesh,
+    crop_matrix,
     default_facemesh,
     fit_meshes,
     mesh_roi,
@@ -234,6 +235,15 @@ def test_runner_imports_no_torch():
 
 
 # --- the crop ------------------------------------------------------------------------------------
+
+
+def test_crop_matrix_puts_the_five_points_on_the_template(photos):
+    five = photos["astronaut"][1][0].points5()
+    matrix = crop_matrix(five)
+    placed = five @ matrix[:, :2].T + matrix[:, 2]
+    # A similarity fit: the template up to the face's own proportions (a few crop pixels).
+    assert np.abs(placed - CROP_TEMPLATE).max() < 8
+    assert abs(np.linalg.det(matrix[:, :2])) > 0
 
 
 def test_crop_template_is_level_and_symmetric():

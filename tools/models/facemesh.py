@@ -13,8 +13,8 @@ plane) and the probability that the crop holds a face framed as in training.
   feature map and finds the irises (5 points each); as MediaPipe does, the refined x, y replace
   those mesh points (their z stays) and the irises are appended as points 468-477 (z: the mean of
   their eye's lid contour). It reads closed and downcast eyes and lip contours that the plain mesh
-  misses. About 3 ms a face on one thread (crop included), 1.4-1.9x the expression net's forward.
-- ``base`` (``weights/facemesh.onnx``): the plain 468-point network; about 2 ms a face, 0.9-1x.
+  misses. About 3.7 ms a face on one thread (crop included), 1.7-1.9x the expression net's forward.
+- ``base`` (``weights/facemesh.onnx``): the plain 468-point network; about 1.9 ms a face, 0.9x.
 
 **The crop.** MediaPipe tracks a face by cutting the next crop from the current landmarks: the
 square around their bounding box, 1.5 times its longer side, turned upright by the line through
@@ -65,6 +65,7 @@ __all__ = [
     "REFINED_EYE_RIGHT",
     "REFINED_LIPS",
     "REGIONS",
+    "crop_matrix",
     "default_facemesh",
     "fit_meshes",
     "mesh_roi",
@@ -154,7 +155,7 @@ REGIONS: dict[str, tuple[int, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Mesh:
     """FaceMesh's landmarks of one face.
 
@@ -186,7 +187,7 @@ class Mesh:
 
     @property
     def crop_points(self) -> np.ndarray:
-        """The (468, 3) points in the crop's pixels (x, y; z scaled alike)."""
+        """The points in the pixels of the 192 px crop the network saw (x, y; z scaled alike)."""
         scale = float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
         xy = self.points[:, :2].astype(np.float64) @ self.matrix[:, :2].T + self.matrix[:, 2]
         return np.column_stack([xy, self.points[:, 2] * scale]).astype(np.float32)
@@ -211,6 +212,12 @@ def _umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     matrix[:, :2] = scale * rotation
     matrix[:, 2] = dst_mean - scale * rotation @ src_mean
     return matrix
+
+
+def crop_matrix(points5: np.ndarray) -> np.ndarray:
+    """The network's crop for a face from its five points (eye centres, nose tip, mouth corners in
+    ``tools.faces.Face.points5`` order): a 2x3 matrix image -> 192 px crop (see ``CROP_TEMPLATE``)."""
+    return _umeyama(np.asarray(points5, np.float64), CROP_TEMPLATE)
 
 
 def mesh_roi(points: np.ndarray, size: int = INPUT_SIZE, scale: float = CROP_SCALE) -> np.ndarray:
@@ -378,7 +385,7 @@ class FaceMesh:
                     "Each face for FaceMesh is a tools.faces.Face or its five points as a (5, 2) array "
                     "(eye centres, nose tip, mouth corners)."
                 )
-        meshes = self.run(rgb, [_umeyama(p, CROP_TEMPLATE) for p in five])
+        meshes = self.run(rgb, [crop_matrix(p) for p in five])
         if refine:
             meshes = self.run(rgb, [mesh_roi(m.points) for m in meshes])
         return meshes
