@@ -234,7 +234,7 @@ def test_settings_sidebar_lists_methods_and_never_downloads(fake_agent: type[Fak
 
 
 def test_find_checkpoints(tmp_path: Path) -> None:
-    import ui
+    from ui_app.parts.sidebar import find_checkpoints
 
     for folder in (
         "checkpoints/a",
@@ -247,7 +247,7 @@ def test_find_checkpoints(tmp_path: Path) -> None:
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "model_card.json").write_text("{}")
     (tmp_path / "checkpoints/empty").mkdir()
-    found = [p.relative_to(tmp_path).as_posix() for p in ui.find_checkpoints(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in find_checkpoints(tmp_path)]
     assert found == ["checkpoints/a", "runs/r1/export", "runs/r2/export_best/x", "runs/r4/best"]
 
 

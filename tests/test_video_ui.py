@@ -50,7 +50,7 @@ def test_video_in_the_chat(clip: bytes) -> None:
     at.run()
     assert not at.exception, at.exception
     entry = at.session_state["messages"][-1]
-    assert entry["tools"] == ["video_frame", "explain_prediction"]
+    assert entry["steps"] == ["Taking the frame from the video", "Computing the heatmap"]
     assert entry["heatmaps"] and entry["frames"]
 
 
@@ -64,14 +64,14 @@ def test_bad_video_is_a_friendly_error() -> None:
 
 
 def test_ice_servers_from_the_environment(monkeypatch) -> None:
-    import ui_video
+    from ui_app.pages.live import ice_servers
 
     monkeypatch.delenv("FACE_AGENT_ICE_SERVERS", raising=False)
-    assert ui_video.ice_servers() == []
+    assert ice_servers() == []
     monkeypatch.setenv("FACE_AGENT_ICE_SERVERS", '[{"urls": ["stun:stun.example.org:3478"]}]')
-    assert ui_video.ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
+    assert ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
     monkeypatch.setenv("FACE_AGENT_ICE_SERVERS", "not json")
-    assert ui_video.ice_servers() == []
+    assert ice_servers() == []
 
 
 def test_a_frame_sent_from_live_reaches_the_chat() -> None:
