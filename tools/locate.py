@@ -28,7 +28,15 @@ from tools.errors import InvalidRequestError
 from tools.faces import reading_order
 from tools.images import ImageInput
 
-__all__ = ["FaceLocation", "FaceMap", "find_faces", "locate_faces", "annotate", "POSITION_REFS"]
+__all__ = [
+    "FaceLocation",
+    "FaceMap",
+    "find_faces",
+    "locate_faces",
+    "annotate",
+    "place_labels",
+    "POSITION_REFS",
+]
 
 Box = tuple[int, int, int, int]
 ANNOTATED_SIDE = 768  # the annotated copy is shrunk to this side: it is for the chat, not for analysis
@@ -293,42 +301,50 @@ def _overlap(a: Sequence[float], b: Sequence[float]) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
-def _label_spot(
-    box: Sequence[float],
-    size: tuple[float, float],
-    image: tuple[int, int],
-    taken: list[tuple[float, ...]],
-    faces: list[tuple[float, ...]],
-) -> tuple[float, float, float, float]:
-    """Where a label of ``size`` goes by its box: the first of above, below, inside, beside ... that
-    covers no label placed before and no other face; else the spot that covers least."""
-    x0, y0, x1, y1 = box
-    w, h = size
+def place_labels(
+    boxes: Sequence[Sequence[float]], sizes: Sequence[tuple[float, float]], image: tuple[int, int]
+) -> list[tuple[float, float, float, float]]:
+    """Where each box's label goes: (x0, y0, x1, y1) inside the image, one per box, in the given order.
+
+    Each label takes the first of these spots that covers no label placed before it and no other
+    face: above its box, below, above or below right-aligned, inside at the top or bottom, beside
+    it; when every spot covers something, the one that covers least (a label over another label
+    counts far more than one over the edge of a face).
+
+    Args:
+        boxes: the faces' boxes, in the order their labels are placed (reading order).
+        sizes: (width, height) of each label.
+        image: (width, height) of the picture.
+    """
     width, height = image
-    candidates = [
-        (x0, y0 - h),  # above, left-aligned
-        (x0, y1),  # below
-        (x1 - w, y0 - h),  # above, right-aligned
-        (x1 - w, y1),
-        (x0, y0),  # inside, top
-        (x0, y1 - h),  # inside, bottom
-        (x1, y0),  # right of the box
-        (x0 - w, y0),  # left of the box
-    ]
-    best: tuple[float, tuple[float, float, float, float]] | None = None
-    for lx, ly in candidates:
-        lx = min(max(0.0, lx), max(0.0, width - w))
-        ly = min(max(0.0, ly), max(0.0, height - h))
-        spot = (lx, ly, lx + w, ly + h)
-        # Covering another label hides its text: far worse than covering the edge of a face.
-        cost = 100 * sum(_overlap(spot, t) for t in taken)
-        cost += sum(_overlap(spot, f) for f in faces if tuple(f) != tuple(box))
-        if best is None or cost < best[0]:  # ties keep the earlier (more natural) spot
-            best = (cost, spot)
-        if cost == 0:
-            break
-    assert best is not None
-    return best[1]
+    faces = [tuple(float(v) for v in box[:4]) for box in boxes]
+    taken: list[tuple[float, float, float, float]] = []
+    for box, (w, h) in zip(faces, sizes):
+        x0, y0, x1, y1 = box
+        candidates = (
+            (x0, y0 - h),
+            (x0, y1),
+            (x1 - w, y0 - h),
+            (x1 - w, y1),
+            (x0, y0),
+            (x0, y1 - h),
+            (x1, y0),
+            (x0 - w, y0),
+        )
+        best: tuple[float, tuple[float, float, float, float]] | None = None
+        for lx, ly in candidates:
+            lx = min(max(0.0, lx), max(0.0, width - w))
+            ly = min(max(0.0, ly), max(0.0, height - h))
+            spot = (lx, ly, lx + w, ly + h)
+            cost = 100 * sum(_overlap(spot, t) for t in taken)
+            cost += sum(_overlap(spot, f) for f in faces if f is not box)
+            if best is None or cost < best[0]:  # ties keep the earlier, more natural spot
+                best = (cost, spot)
+            if cost == 0:
+                break
+        assert best is not None
+        taken.append(best[1])
+    return taken
 
 
 def annotate(
@@ -386,18 +402,15 @@ def annotate(
         # A thin dark edge on both sides of the coloured line: visible on light and dark photos alike.
         draw.rectangle((x0 - 1, y0 - 1, x1 + 1, y1 + 1), outline=outline, width=line + 2)
         draw.rectangle((x0, y0, x1, y1), outline=colour, width=line)
-    taken: list[tuple[float, ...]] = []
-    for i in order:
-        text = texts[i]
+    pad = max(3, line + 1)
+    bounds = [draw.textbbox((0, 0), texts[i], font=font) for i in order]
+    sizes = [(right - left + 2 * pad, bottom - top + 2 * pad) for left, top, right, bottom in bounds]
+    spots = place_labels([scaled[i] for i in order], sizes, pil.size)
+    for i, (left, top, _, _), spot in zip(order, bounds, spots):
         emotion = emotions[i] if emotions is not None else None
         colour = emotion_colour(emotion) if emotion else NUMBER_COLOUR
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        pad = max(3, line + 1)
-        size = (right - left + 2 * pad, bottom - top + 2 * pad)
-        spot = _label_spot(scaled[i], size, pil.size, taken, scaled)
-        taken.append(spot)
         draw.rectangle(spot, fill=colour, outline=outline, width=1)
-        draw.text((spot[0] + pad - left, spot[1] + pad - top), text, fill=text_colour(colour), font=font)
+        draw.text((spot[0] + pad - left, spot[1] + pad - top), texts[i], fill=text_colour(colour), font=font)
     buffer = io.BytesIO()
     pil.save(buffer, format="PNG", optimize=False, compress_level=3)
     return buffer.getvalue()
