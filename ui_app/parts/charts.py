@@ -114,7 +114,7 @@ def timeline_chart(timeline: list[dict[str, Any]], labels: list[str], track: int
         alt.Chart(pd.DataFrame(rows))
         .mark_line(interpolate="monotone")
         .encode(
-            x=alt.X("time (s):Q"),
+            x=alt.X("time (s):Q", axis=alt.Axis(tickCount=8)),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
             color=_colour(labels, legend="bottom"),
             tooltip=["time (s):Q", "emotion:N", alt.Tooltip("probability:Q", format=".0%")],
