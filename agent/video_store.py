@@ -41,14 +41,19 @@ class StoredVideo:
     _analyses: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: Any = field(default_factory=threading.Lock, repr=False)
 
-    def analysis(self, classifier: Any, fps: float | None = None) -> Any:
-        """The ``VideoAnalysis`` with this classifier, computed on first use and kept (two at most)."""
+    def analysis(self, classifier: Any, fps: float | None = None, progress: Any = None) -> Any:
+        """The ``VideoAnalysis`` with this classifier, computed on first use and kept (two at most).
+
+        ``progress(frames_done, frames_expected_or_None)`` is called while it is computed.
+        """
         from tools.video import analyze_video
 
         key = (getattr(classifier, "cache_token", id(classifier)), fps)
         with self._lock:
             if key not in self._analyses:
-                self._analyses[key] = analyze_video(self.data, fps=fps, classifier=classifier, name=self.name)
+                self._analyses[key] = analyze_video(
+                    self.data, fps=fps, classifier=classifier, name=self.name, progress=progress
+                )
                 while len(self._analyses) > 2:
                     self._analyses.popitem(last=False)
             return self._analyses[key]

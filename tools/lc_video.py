@@ -70,11 +70,14 @@ class VideoToolContext(FaceToolContext):
         video_names: video id -> display name.
         add_frame: ``(frame, name) -> image id``: adds a frame as a photo of the conversation; the
             frame is a ``tools.analysis.ImageRecord`` carrying the faces the video analysis finds in it.
+        progress: ``(tool name, frames done, frames expected or None)``, called while a video is
+            analysed (an app shows a percentage); None when nobody listens.
     """
 
     videos: Mapping[str, Any] = field(default_factory=dict)
     video_names: Mapping[str, str] = field(default_factory=dict)
     add_frame: Callable[[Any, str], str] | None = None
+    progress: Callable[[str, int, int | None], None] | None = None
 
     def video(self, video_id: str) -> Any:
         """The stored video of ``video_id``; ``InvalidRequestError`` listing the valid ids otherwise."""
@@ -107,11 +110,15 @@ def _run(video_id: str, work: Callable[[], tuple[str, dict]]) -> tuple[str, dict
 def _analysis(context: VideoToolContext, video_id: str) -> Any:
     stored = context.video(video_id)
     classifier = context.get_classifier()
+    listener = context.progress
+    progress = None if listener is None else (lambda done, total: listener("analyze_video", done, total))
     if hasattr(stored, "analysis"):
-        return stored.analysis(classifier)
+        return stored.analysis(classifier, progress=progress)
     from tools.video import analyze_video as run
 
-    return run(stored, classifier=classifier, name=context.video_names.get(video_id, video_id))
+    return run(
+        stored, classifier=classifier, name=context.video_names.get(video_id, video_id), progress=progress
+    )
 
 
 def _pct(p: float) -> str:
