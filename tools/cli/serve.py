@@ -95,8 +95,13 @@ def run_mcp(args: argparse.Namespace) -> int:
     if args.http is None:
         server.run("stdio")
     else:
+        import uvicorn
+
+        from tools.serve.mcp_server import http_app
+
         print(f"MCP server on http://{args.host}:{args.http}/mcp", file=sys.stderr, flush=True)
-        server.run("streamable-http")
+        # As FastMCP.run("streamable-http") does, with requests too large to read answered as tool errors.
+        uvicorn.run(http_app(server), host=args.host, port=args.http, log_level="warning")
     return 0
 
 

@@ -7,7 +7,8 @@
   A request whose client disconnected before the answer is logged with 499 (nginx's "client closed").
 * Metrics (``prometheus-client``, a registry per app): requests by method, route and status, a
   latency histogram by route, requests in progress, the work queue (admitted, waiting, busy workers,
-  limit) read at scrape time, the process's memory and CPU, and the version.
+  limit; work abandoned by its client and work that stopped early) read at scrape time, the
+  process's memory and CPU, and the version.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
@@ -28,7 +29,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,10 +62,13 @@ def request_ids(app: ASGIApp) -> ASGIApp:
     return CorrelationIdMiddleware(app, header_name=REQUEST_ID_HEADER, validator=valid_request_id)
 
 
-def _route(scope: Scope) -> str:
-    """The matched route's template (``/v1/classify``); one label for every unmatched path."""
-    route = scope.get("route")
-    return str(getattr(route, "path", None) or "unmatched")
+def _route(scope: Scope, paths: Collection[str]) -> str:
+    """The route's template (``/v1/classify``), also for a request refused before routing (a 413 from
+    its Content-Length) when its path is one of ``paths``; one label for every other path."""
+    route = getattr(scope.get("route"), "path", None)
+    if route is None and scope.get("path") in paths:
+        route = scope["path"]
+    return str(route or "unmatched")
 
 
 def _path(scope: Scope) -> str:
@@ -81,7 +85,7 @@ class _QueueCollector(Collector):
     def __init__(self, queue: Any) -> None:
         self.queue = queue
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         q = self.queue
         yield GaugeMetricFamily(
             "face_api_queue_admitted", "Requests running or waiting whose clients still wait", value=q.pending
@@ -90,6 +94,14 @@ class _QueueCollector(Collector):
         yield GaugeMetricFamily("face_api_queue_limit", "Requests admitted at once before 503", value=q.limit)
         yield GaugeMetricFamily("face_api_workers_busy", "Worker threads working now", value=q.busy)
         yield GaugeMetricFamily("face_api_workers", "Worker threads", value=q.workers)
+        yield CounterMetricFamily(
+            "face_api_work_abandoned", "Requests whose clients went away before the answer", value=q.abandoned
+        )
+        yield CounterMetricFamily(
+            "face_api_work_stopped",
+            "Abandoned work that stopped early (a video at its next frame)",
+            value=q.stopped,
+        )
 
 
 class Metrics:
@@ -143,14 +155,17 @@ class Metrics:
 class AccessLog:
     """ASGI middleware: times each HTTP request, counts it in ``metrics`` and logs one line.
 
-    Place it inside ``request_ids`` (so the id is known) and outside everything that answers.
+    Place it inside ``request_ids`` (so the id is known) and outside everything that answers;
+    ``paths`` (the app's routes, which have no path parameters) label a request answered before
+    routing.
     An endpoint that learns its client has gone answers with status ``CLIENT_GONE``; that status is
     only logged and counted (the client never reads it).
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, paths: Collection[str] = ()) -> None:
         self.app = app
         self.metrics = metrics
+        self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -172,7 +187,7 @@ class AccessLog:
             self.metrics.in_progress.dec()
             seconds = time.perf_counter() - start
             method = str(scope.get("method", ""))
-            self.metrics.observe(method, _route(scope), status, seconds)
+            self.metrics.observe(method, _route(scope, self.paths), status, seconds)
             access_log.info(
                 "%s %s %d %.1fms id=%s",
                 method,

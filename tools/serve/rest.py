@@ -51,6 +51,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.constants import REF_TEMPLATE
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
@@ -385,6 +386,28 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class DocsStayLocal:
+    """Adds ``Content-Security-Policy: img-src 'self' data:`` to the documentation pages: ReDoc's
+    bundle shows its maker's logo from a CDN, which the browser then never asks for."""
+
+    def __init__(self, app: ASGIApp, paths: Sequence[str] = ("/docs", "/redoc")) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") not in self.paths:
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"content-security-policy", b"img-src 'self' data:")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 async def _client_gone(request: Request) -> None:
     """Returns when the client disconnects (the body has been read, so only that can arrive)."""
     while True:
@@ -448,7 +471,9 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
         max_bytes=settings.max_upload_bytes + _FORM_OVERHEAD,
         paths={VIDEO_PATH: settings.max_video_bytes + _FORM_OVERHEAD},
     )
-    app.add_middleware(AccessLog, metrics=metrics)
+    route_paths: set[str] = set()  # filled below, once the routes exist
+    app.add_middleware(DocsStayLocal)
+    app.add_middleware(AccessLog, metrics=metrics, paths=route_paths)
     app.add_middleware(request_ids)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -504,6 +529,8 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
             if not job.done():
                 stop.set()
                 job.cancel()
+        if not job.done():
+            await asyncio.wait({job})  # the cancellation lands: the queue place is free
         if job.cancelled():
             return Response(status_code=CLIENT_GONE)
         return job.result()
@@ -687,6 +714,8 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
                 "busy": queue.busy,
                 "workers": queue.workers,
                 "limit": queue.limit,
+                "abandoned": queue.abandoned,
+                "stopped": queue.stopped,
             },
         }
 
@@ -702,9 +731,9 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
-    app.include_router(photo_router)
-    app.include_router(video_router)
-    app.include_router(service_router)
+    for router in (photo_router, video_router, service_router):
+        app.include_router(router)
+        route_paths.update(route.path for route in router.routes if isinstance(route, APIRoute))
 
     errors = [400, 413, 422, 503] + ([401] if settings.api_key is not None else [])
 

@@ -195,6 +195,8 @@ class WorkQueue:
         self._pending = 0
         self._busy = 0
         self._queued = 0
+        self.abandoned = 0  # callers that stopped waiting
+        self.stopped = 0  # jobs that noticed and stopped early (``WorkAbandoned``)
         self._lock = threading.Lock()
 
     @property
@@ -238,6 +240,10 @@ class WorkQueue:
                 self._busy += 1
             try:
                 return fn()
+            except WorkAbandoned:
+                with self._lock:
+                    self.stopped += 1
+                raise
             finally:
                 with self._lock:
                     self._busy -= 1
@@ -247,6 +253,8 @@ class WorkQueue:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             future.cancel()  # not started: it never runs; running: it ends unobserved
+            with self._lock:
+                self.abandoned += 1
             raise
         finally:
             with self._lock:
