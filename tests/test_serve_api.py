@@ -78,8 +78,10 @@ def test_the_document_says_what_the_server_accepts(service):
                 assert prop["type"] == "string" and prop["format"] == "binary", (name, field)
             if field == "face":
                 assert prop["type"] == "integer" and prop["minimum"] == 1
+    from tools.vqa import MAX_QUESTION_CHARS
+
     question = components["Body_ask"]["properties"]["question"]
-    assert question["minLength"] == 1 and question["maxLength"] == 500 and question["pattern"]
+    assert question["minLength"] == 1 and question["maxLength"] == MAX_QUESTION_CHARS and question["pattern"]
     assert components["Body_explain"]["properties"]["target"]["$ref"].endswith("/Emotion")
     assert components["Body_explain"]["properties"]["method"]["$ref"].endswith("/CamMethod")
     assert components["Body_analyze_video"]["properties"]["fps"]["exclusiveMinimum"] == 0

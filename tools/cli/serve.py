@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-video-mb", type=float, default=None, help="largest video accepted, in MB (default 200)"
     )
     rest.add_argument(
-        "--max-video-seconds", type=float, default=600.0, help="longest video accepted (default 600)"
+        "--max-video-seconds", type=float, default=None, help="longest video accepted (default 600)"
     )
     rest.add_argument(
         "--no-access-log", action="store_true", help="no line per request on stderr (default: one each)"
@@ -113,9 +113,9 @@ def run_rest(args: argparse.Namespace) -> int:
 
     from tools.images import MAX_BYTES
     from tools.serve.observability import ACCESS_LOGGER
-    from tools.serve.rest import DEFAULT_MAX_VIDEO_BYTES, RestSettings, create_app
+    from tools.serve.rest import DEFAULT_MAX_VIDEO_BYTES, DEFAULT_MAX_VIDEO_SECONDS, RestSettings, create_app
 
-    if not args.max_video_seconds > 0:
+    if args.max_video_seconds is not None and not args.max_video_seconds > 0:
         raise InvalidRequestError(
             f"--max-video-seconds must be a positive number; got {args.max_video_seconds}."
         )
@@ -127,7 +127,7 @@ def run_rest(args: argparse.Namespace) -> int:
         max_waiting=args.max_waiting,
         max_upload_bytes=max_bytes,
         max_video_bytes=max_video,
-        max_video_seconds=args.max_video_seconds,
+        max_video_seconds=args.max_video_seconds or DEFAULT_MAX_VIDEO_SECONDS,
         api_key=os.environ.get(args.api_key_env) or None,
         cors_origins=tuple(args.cors_origin),
     )

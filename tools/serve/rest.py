@@ -81,6 +81,7 @@ from tools.serve.observability import (
     request_ids,
 )
 from tools.serve.service import FaceService, ToolOutput, WorkQueue, project_version, validation_message
+from tools.video import VideoLimits
 
 __all__ = ["RestSettings", "create_app", "API_KEY_HEADER", "VIDEO_PATH", "QUESTION_PATTERN"]
 
@@ -89,8 +90,9 @@ log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
 VIDEO_PATH = "/v1/video"
 _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
-DEFAULT_MAX_VIDEO_BYTES = 200 * 2**20  # as tools.video.VideoLimits
-MAX_QUESTION_CHARS = 500  # as tools.vqa
+DEFAULT_MAX_VIDEO_BYTES = VideoLimits().max_bytes
+DEFAULT_MAX_VIDEO_SECONDS = VideoLimits().max_duration_s
+MAX_QUESTION_CHARS = 500  # tools.vqa's limit (a test keeps them equal; tools.vqa is heavy to import)
 MAX_FPS = 60.0
 # A question: printable text (no control characters) with at least one character that is not a
 # space. Checked with Python's ``re.search``, the engine Schemathesis generates from, so a client
@@ -120,7 +122,7 @@ class RestSettings:
     max_waiting: int = 32
     max_upload_bytes: int = MAX_BYTES
     max_video_bytes: int = DEFAULT_MAX_VIDEO_BYTES
-    max_video_seconds: float = 600.0
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS
     api_key: str | None = None
     cors_origins: Sequence[str] = field(default_factory=tuple)
 
@@ -437,7 +439,9 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     started = time.monotonic()
     # Uploads stay in memory (bounded by the body limits and the queue) instead of Starlette's spill
     # of parts over 1 MB to temporary files: nothing of a person's photo or video is written to disk.
-    MultiPartParser.spool_max_size = max(settings.max_upload_bytes, settings.max_video_bytes) + _FORM_OVERHEAD
+    # (A class attribute: the largest limit of any app in the process wins.)
+    largest = max(settings.max_upload_bytes, settings.max_video_bytes) + _FORM_OVERHEAD
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, largest)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -686,8 +690,6 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
             ),
         ] = None,
     ) -> Any:
-        from tools.video import VideoLimits
-
         limits = VideoLimits(max_bytes=settings.max_video_bytes, max_duration_s=settings.max_video_seconds)
         name = (video.filename or "video").replace("\\", "/").rsplit("/", 1)[-1][:200] or "video"
         return await answer(
