@@ -56,6 +56,7 @@ def server() -> Iterator[tuple[str, ServerProcess]]:
         yield running
 
 
+@pytest.mark.slow
 def test_request_ids_access_log_and_metrics(server, astronaut):
     url, proc = server
     photo = _jpeg(astronaut)
@@ -111,6 +112,7 @@ def test_request_ids_access_log_and_metrics(server, astronaut):
     assert health["queue"]["limit"] == 34 and health["model"]
 
 
+@pytest.mark.slow
 def test_video_endpoint_answers_as_the_cli(server, capsys, astronaut):
     from tools.cli import main
 

@@ -229,7 +229,7 @@ class _FaceMCP(FastMCP):
             else:
                 log.exception("unexpected error in tool %s", name)
                 return error_result(
-                    "InternalError", f"Something went wrong on the server ({type(cause).__name__})."
+                    "InternalError", f"Something went wrong on the server ({type(cause or exc).__name__})."
                 )  # type: ignore[return-value]
             return error_result(InvalidRequestError.__name__, message)  # type: ignore[return-value]
 
