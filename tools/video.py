@@ -41,7 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from tools.errors import FaceAgentError, InvalidRequestError, InvalidVideoError, NoFaceError
+from tools.errors import (
+    FaceAgentError,
+    InvalidRequestError,
+    InvalidVideoError,
+    NoFaceError,
+    VideoTooLargeError,
+)
 from tools.tracking import EmotionSmoother, FaceTracker
 
 __all__ = [
@@ -283,7 +289,7 @@ def _read_bytes(source: VideoInput, limits: VideoLimits) -> tuple[bytes, str]:
         what="video",
         max_bytes=limits.max_bytes,
         error=InvalidVideoError,
-        too_large=InvalidVideoError,
+        too_large=VideoTooLargeError,
         hint=_FORMATS_HINT,
     )
 
@@ -327,7 +333,7 @@ class _Source:
         if not data:
             raise InvalidVideoError(f"{self.name} is empty (0 bytes). " + _FORMATS_HINT)
         if len(data) > limits.max_bytes:
-            raise InvalidVideoError(
+            raise VideoTooLargeError(
                 f"{self.name} is {len(data) / 2**20:.0f} MB; the limit is {limits.max_bytes / 2**20:.0f} MB. "
                 "Please upload a shorter or smaller video."
             )
