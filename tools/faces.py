@@ -1,7 +1,8 @@
 """Faces: detection (RetinaFace by default, dlib HOG selectable), landmarks, alignment, regions.
 
 **Detection.** The default detector is RetinaFace-MobileNet0.25 (``tools.models.retinaface``), run
-through ONNX Runtime (exported in memory once per process; torch when onnxruntime is missing). It
+through ONNX Runtime from its committed graph (``tools.models.graphs``; torch when onnxruntime is
+missing). It
 gives a box, a probability and five landmarks (eyes, nose tip, mouth corners) per face, which is all
 the classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to at most
 ``DETECT_SIDE`` pixels; when that first pass finds nothing, a crowd or a small face in a large photo, a second
@@ -23,10 +24,8 @@ large but doubtful detection does not outrank a clear face.
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
 import threading
-import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -418,51 +417,28 @@ class RetinaFaceDetector:
     name = "retinaface"
 
     def __init__(self, backend: str = "auto", threads: int | None = None) -> None:
-        from tools.models.retinaface import load_retinaface
-
-        self._torch_model = load_retinaface()
-        self._session = None
         if backend not in ("auto", "onnx", "torch"):
             raise InvalidRequestError(f"Unknown detector backend {backend!r}; use auto, onnx or torch.")
+        self._torch_model = None
+        self._session = None
         if backend in ("auto", "onnx"):
+            from tools.models.graphs import RETINAFACE, session
+
             try:
-                self._session = self._onnx_session(threads)
-            except Exception as exc:  # no runtime, or an export it cannot run: torch works
+                # The committed graph (scripts/export_onnx.py): no torch, no export at start-up.
+                self._session = session(RETINAFACE.read(), threads or min(2, os.cpu_count() or 1))
+            except ModelUnavailableError as exc:  # no runtime, or the graph is missing: torch works
                 if backend == "onnx":
                     raise ModelUnavailableError(
                         f"The ONNX Runtime detector is unavailable ({exc}): `pip install onnxruntime`, "
                         "or use backend='torch'."
                     ) from exc
+        if self._session is None:
+            from tools.models.retinaface import load_retinaface
+
+            self._torch_model = load_retinaface()
         self.backend = "onnx" if self._session is not None else "torch"
         self._lock = threading.Lock()  # the torch path shares one module; ORT sessions are thread-safe
-
-    def _onnx_session(self, threads: int | None):
-        import onnxruntime as ort
-        import torch
-
-        # Exported in memory, once per process (~0.3 s): nothing is written to disk.
-        buffer = io.BytesIO()
-        example = torch.zeros(1, 3, 320, 320)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its retirement
-            torch.onnx.export(
-                self._torch_model,
-                (example,),
-                buffer,
-                dynamo=False,
-                input_names=["input"],
-                output_names=["boxes", "scores", "landmarks"],
-                dynamic_axes={"input": {2: "height", 3: "width"}},
-                opset_version=17,
-            )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # No spin-waiting: spinning threads would steal the cores from the classifier's torch pass
-        # that follows, and from concurrent requests (measured: a whole classify 25% slower).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
     def _run(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw outputs for one RGB uint8 image (H, W, 3)."""
@@ -476,7 +452,7 @@ class RetinaFaceDetector:
             import torch
 
             with self._lock, torch.inference_mode():
-                boxes, scores, landmarks = (t.numpy() for t in self._torch_model(torch.from_numpy(x)))
+                boxes, scores, landmarks = (t.numpy() for t in self._torch_model(torch.from_numpy(x)))  # type: ignore[misc]
         return boxes[0], scores[0], landmarks[0]
 
     def _pass(
