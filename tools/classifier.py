@@ -28,7 +28,7 @@ import numpy as np
 from tools.analysis import AnalysisCache, ImageRecord, default_cache
 from tools.device import import_torch, limit_torch_threads
 from tools.errors import FaceAgentError, ModelUnavailableError
-from tools.faces import AlignedFace, Face, align_face
+from tools.faces import AlignedFace, Face, align_face, alignment_scale
 from tools.images import ImageInput
 from tools.labels import CompoundReading, derive_compound, native_compound
 from tools.models.builtin import BUILTIN_MODELS, builtin_graphs, load_builtin
@@ -380,9 +380,32 @@ class EmotionClassifier:
         h, w = record.shape[:2]
         return [Face((0, 0, w - 1, h - 1), float("nan"), np.zeros((0, 2), np.float32), source="whole-image")]
 
+    def _aligned(self, record: ImageRecord, faces: list[Face]) -> list[AlignedFace]:
+        """Each face's crop, cut from the smallest decode of the photo that still has the crop's
+        resolution at every face: a large JPEG whose faces are all large is then never decoded
+        whole. Crops, matrices and landmarks are in the full photo's terms.
+
+        Not less: on 30 faces of 1920-2560 px photos, letting a half-size decode serve faces that
+        need up to 1.25x its resolution moved probabilities by up to 0.23 and changed one label.
+        """
+        if not self.aligns_faces or not faces:
+            return [self.align(record.rgb, face) for face in faces]
+        alignment, size = self.spec.alignment, self.spec.input_size
+        margin, shift_y = float(alignment.get("margin", 0.25)), float(alignment.get("shift_y", 0.0))
+        needed = max(alignment_scale(face, size, margin, shift_y) for face in faces)
+        pixels, factor = record.pixels.reduced(needed)
+        if factor == 1.0:
+            return [self.align(pixels, face) for face in faces]
+        to_reduced = np.diag([factor, factor, 1.0])
+        crops = []
+        for face in faces:
+            crop = self.align(pixels, face.rescaled(factor))
+            crops.append(AlignedFace(crop.image, crop.matrix @ to_reduced, face=face))
+        return crops
+
     def _compute(self, record: ImageRecord) -> list[FaceForward]:
         faces = self.faces_of(record)
-        aligned = [self.align(record.rgb, face) for face in faces]
+        aligned = self._aligned(record, faces)
         inputs = self.to_input([a.image for a in aligned])
         activation, logits = self._forward(inputs)
         probs = softmax(logits)
