@@ -374,7 +374,7 @@ def _chart(prediction: dict[str, Any], faces: int) -> dict[str, Any]:
     label = prediction.get("label", "")
     title = f"{display_name(label)} ({prediction.get('confidence', 0.0):.0%})"
     if faces > 1:
-        title = f"Face {int(prediction.get('face', 0)) + 1}: {title}"
+        title = f"Face {int(prediction.get('face', 1))}: {title}"
     return {"title": title, "probs": {display_name(k): float(v) for k, v in probs.items()}}
 
 

@@ -187,7 +187,7 @@ def _readings(
         image_id = artifact.get("image_id") or r.args.get("image_id", "")
         count = int(artifact.get("face_count") or len(preds))
         for pred in preds:
-            number = int(pred.get("face", 0)) + 1
+            number = int(pred.get("face", 1))
             position = where.get((image_id, number)) or _position_words(pred)
             readings.append(
                 _Reading(
@@ -315,6 +315,7 @@ def _table(readings: list[_Reading]) -> str:
 
 
 def _group_text(readings: list[_Reading], prefix: str, annotated: bool, said_none: bool = False) -> str:
+    readings = sorted(readings, key=lambda x: (x.image_id, x.number))
     head = ", ".join(
         f"face {x.number}{f' ({x.where})' if x.where else ''} **{display_name(x.pred['label'])}**"
         for x in readings
@@ -386,7 +387,7 @@ def _explain_text(artifact: dict, prefix: str, face_words: str = "") -> str:
     what = f"**{target}**"
     if artifact.get("versus"):
         what += f" rather than {display_name(artifact['versus'])}"
-    face = int(artifact.get("face", 0)) + 1
+    face = int(artifact.get("face", 1))
     top = [(name, share) for name, share in artifact.get("top_regions", []) if share >= 0.01][:3]
     if top:
         words = [f"{_REGION_WORDS.get(name, 'on ' + name)} ({_pct(share)})" for name, share in top]
@@ -441,7 +442,7 @@ def _faces_text(artifact: dict, prefix: str) -> str:
         where = _position_words({"position": f.get("position")})
         sizes = [w for w in words if w in ("largest", "smallest")]
         extra = [w for w in words if w in ("top", "bottom")]
-        text = f"face {int(f.get('face', 0)) + 1} {where}" + (f", at the {extra[0]}" if extra else "")
+        text = f"face {int(f.get('face', 1))} {where}" + (f", at the {extra[0]}" if extra else "")
         parts.append(text + (f" ({sizes[0]})" if sizes else ""))
     note = " The numbered photo is attached." if artifact.get("annotated_png") else ""
     return f"{prefix}I can see **{count} faces**: " + ", ".join(parts) + "." + note

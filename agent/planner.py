@@ -90,18 +90,20 @@ class Conversation:
         boxes: image id -> every face's box, in face-number order (from find_faces or a classification
             of every face).
         sizes: image id -> (width, height).
-        probs: image id -> face index (0-based) -> the emotion scores seen for that face.
+        probs: image id -> face number -> the emotion scores seen for that face.
+        main_face: image id -> the number of its most prominent face, once a tool listed the faces.
     """
 
     images: dict[str, str] = field(default_factory=dict)
     focus: list[str] = field(default_factory=list)
-    face: int = 1
+    face: int | None = None
     last_calls: list[Call] = field(default_factory=list)
     faces: dict[str, list[dict]] = field(default_factory=dict)
     tools_run: set[str] = field(default_factory=set)
     boxes: dict[str, list[list[int]]] = field(default_factory=dict)
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
     probs: dict[str, dict[int, dict[str, float]]] = field(default_factory=dict)
+    main_face: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def read(cls, messages: Sequence[BaseMessage], images: Mapping[str, str]) -> Conversation:
@@ -115,7 +117,7 @@ class Conversation:
                 for image_id in attached:
                     conv.images.setdefault(image_id, image_id)
                 if attached:
-                    conv.focus, conv.face = [attached[-1]], 1
+                    conv.focus, conv.face = [attached[-1]], None
                 new_turn = True
             elif isinstance(message, AIMessage) and message.tool_calls:
                 if new_turn:
@@ -133,6 +135,8 @@ class Conversation:
             elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict):
                 if "error" in message.artifact and message.tool_call_id in face_before:
                     conv.face = face_before[message.tool_call_id]  # a face that failed is not in focus
+                elif isinstance(message.artifact.get("face"), int) and "error" not in message.artifact:
+                    conv.face = message.artifact["face"]  # the face a tool chose (the most prominent)
                 conv.absorb_artifact(message.artifact)
         return conv
 
@@ -153,6 +157,8 @@ class Conversation:
             self.sizes[image_id] = (int(artifact["image_size"][0]), int(artifact["image_size"][1]))
         if isinstance(artifact.get("faces"), list) and "count" in artifact:
             self.boxes[image_id] = [list(f["box"]) for f in artifact["faces"]]
+            if isinstance(artifact.get("most_prominent"), int):
+                self.main_face[image_id] = artifact["most_prominent"]
         preds = artifact.get("predictions")
         if preds:
             known = self.faces.get(image_id, [])
@@ -163,7 +169,9 @@ class Conversation:
             ):
                 self.boxes[image_id] = [list(p["box"]) for p in preds]
             for pred in preds:
-                self.probs.setdefault(image_id, {})[int(pred.get("face", 0))] = dict(pred.get("probs") or {})
+                self.probs.setdefault(image_id, {})[int(pred.get("face", 1))] = dict(pred.get("probs") or {})
+            if count is None or len(preds) == count:  # every face, most prominent first
+                self.main_face[image_id] = int(preds[0].get("face", 1))
 
     def last(self, tool: str) -> dict | None:
         """The args of the last turn's call to ``tool``, or None."""
@@ -176,6 +184,10 @@ class Conversation:
         if boxes is None:
             return None
         return locate_faces(boxes, self.sizes.get(image_id, (0, 0)))
+
+    def prominent(self, image_id: str) -> int | None:
+        """The number of a photo's most prominent face, when a tool has listed its faces."""
+        return self.main_face.get(image_id)
 
     def count(self, image_id: str) -> int | None:
         """How many faces a photo has, when known."""
@@ -303,7 +315,7 @@ def _resolve_images(req: Request, conv: Conversation, plan: Plan) -> list[str] |
     if req.face == "emotion" and req.face_emotion and by_photo and not _faces_named(req):
         # "explain the happier one" after comparing photos: the photo whose face reads it most
         candidates = default if len(default) > 1 else ids
-        scores = {i: conv.probs.get(i, {}).get(0) for i in candidates}
+        scores = {i: conv.probs.get(i, {}).get(1) for i in candidates}
         req.face, emotion, req.face_emotion = None, req.face_emotion, None
         missing = [i for i, p in scores.items() if p is None]
         if missing:
@@ -344,9 +356,9 @@ def _about_faces(req: Request, conv: Conversation, default: list[str]) -> bool:
 def _emotion_face(conv: Conversation, image_id: str, emotion: str) -> int | None:
     count = conv.count(image_id)
     probs = conv.probs.get(image_id, {})
-    if not count or any(i not in probs for i in range(count)):
+    if not count or any(n not in probs for n in range(1, count + 1)):
         return None
-    return max(range(count), key=lambda i: probs[i].get(emotion, 0.0)) + 1
+    return max(range(1, count + 1), key=lambda n: probs[n].get(emotion, 0.0))
 
 
 def _resolve_face(req: Request, conv: Conversation, image_id: str, plan: Plan) -> int | str | None:
@@ -368,7 +380,8 @@ def _resolve_face(req: Request, conv: Conversation, image_id: str, plan: Plan) -
         if count == 1:
             plan.notes.append("There is only one face in this photo.")
             return 1
-        return 2 if conv.face == 1 else 1
+        focused = conv.face or conv.prominent(image_id) or 1
+        return 2 if focused == 1 else 1
     if ref == "last":
         return count or "find"
     if ref in POSITIONS or (isinstance(ref, str) and " from " in ref):
@@ -455,7 +468,7 @@ def plan_turn(
     if not req.intents and WHO_RE.match(text):
         _who(req, history[:-1], labels)
     if attached:
-        conv.focus, conv.face = [attached[-1]], 1
+        conv.focus, conv.face = [attached[-1]], None
     available = set(TOOL_NAMES if tools is None else tools)
     ran = [
         (c["name"], dict(c.get("args") or {})) for m in turn if isinstance(m, AIMessage) for c in m.tool_calls
@@ -512,9 +525,9 @@ def plan_turn(
                 continue
             face = None  # looked up and still unknown (no face, or the look-up failed): the tools will say
         count = conv.count(image_id)
-        default_face = face or (conv.face if same_focus else 1)
-        if count is not None and default_face > count:
-            default_face = 1
+        default_face = face or (conv.face if same_focus else None)  # None: the tools take the most prominent
+        if count is not None and default_face is not None and default_face > count:
+            default_face = None
         per_face_all = every_face and face is None and any(i in (EXPLAIN, ASK, DESCRIBE) for i in intents)
         if per_face_all and count is None and LOCATE not in intents:
             lookups.append(("find_faces", {"image_id": image_id}))
@@ -533,7 +546,7 @@ def plan_turn(
                 if face is not None and not every_face:
                     args["face"] = face
                 elif req.report and face is None and (count or 0) > 1:
-                    args["face"] = default_face
+                    _with_face(args, default_face or conv.prominent(image_id))
                 wanted.append((name, args))
             elif intent == EXPLAIN:
                 for number in faces_for_others:
@@ -546,10 +559,12 @@ def plan_turn(
                 ]
                 for number in faces_for_others:
                     for question in questions[:3] or [text or "Describe the face."]:
-                        wanted.append((name, {"image_id": image_id, "question": question, "face": number}))
+                        wanted.append(
+                            (name, _with_face({"image_id": image_id, "question": question}, number))
+                        )
             elif intent == DESCRIBE:
                 for number in faces_for_others:
-                    wanted.append((name, {"image_id": image_id, "face": number}))
+                    wanted.append((name, _with_face({"image_id": image_id}, number)))
     _describe_faces(plan, conv, image_ids)
     lookups = [c for c in lookups if c[0] in available]
     pending = [c for c in lookups if c not in ran]
@@ -622,10 +637,17 @@ def _describe_faces(plan: Plan, conv: Conversation, image_ids: Sequence[str]) ->
                 plan.where[(image_id, f.number)] = f.where()
 
 
+def _with_face(args: dict[str, Any], face: int | None) -> dict[str, Any]:
+    """The call's arguments with ``face`` when one is named (none: the tool takes the most prominent)."""
+    if face is not None:
+        args["face"] = face
+    return args
+
+
 def _explain_args(
-    req: Request, conv: Conversation, image_id: str, face: int, inherited: bool
+    req: Request, conv: Conversation, image_id: str, face: int | None, inherited: bool
 ) -> dict[str, Any]:
-    args: dict[str, Any] = {"image_id": image_id, "face": face}
+    args = _with_face({"image_id": image_id}, face)
     last = conv.last("explain_prediction") or {}
     carry = (inherited or req.follow_up) and (last.get("image_id") == image_id or req.face is not None)
     target = req.target or (last.get("target") if carry and not req.versus else None)

@@ -31,8 +31,9 @@ Tools:
   to turn "the person on the right" into a face number before calling the other tools.
 
 Rules:
-- Pass image ids exactly as listed below; never invent ids, paths or URLs. Faces are counted
-  from 1 (the most prominent face); "the second face" is face=2.
+- Pass image ids exactly as listed below; never invent ids, paths or URLs. Faces are numbered in
+  reading order (left to right, then top to bottom, from 1), as on the numbered photo; omit face
+  for the most prominent one.
 - When a request needs several tools ("what is she feeling and why?"), call all of them, then
   write one combined answer. To compare photos or faces, call the tool once per photo or face,
   then answer the comparison itself (which is happier, what differs) with the figures.

@@ -53,6 +53,11 @@ class StoredVideo:
                     self._analyses.popitem(last=False)
             return self._analyses[key]
 
+    def cached_analysis(self, classifier: Any, fps: float | None = None) -> Any:
+        """The ``VideoAnalysis`` with this classifier if it was already computed, else None."""
+        with self._lock:
+            return self._analyses.get((getattr(classifier, "cache_token", id(classifier)), fps))
+
     def frame(self, t: float) -> tuple[float, Any]:
         """(time, RGB array) of the frame shown at ``t`` seconds."""
         from tools.video import extract_frame

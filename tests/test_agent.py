@@ -156,7 +156,7 @@ def test_several_photos_and_faces(
     preds = reply.results[0].artifact["predictions"]
     assert len(preds) == 2 and "face 2" in reply.text.lower() and "| Face |" in reply.text
     assert reply.images == [reply.results[0].artifact["annotated_png"]]  # which person is which
-    left = min(preds, key=lambda p: p["box"][0])["face"] + 1
+    left = min(preds, key=lambda p: p["box"][0])["face"]
 
     reply = s.send("what about the person on the left?")
     assert reply.results[0].args == {"image_id": "img1", "face": left}

@@ -145,7 +145,8 @@ def test_targets_and_contrast(astronaut: np.ndarray) -> None:
         {"target": "smug"},
         {"versus": "bored"},
         {"target": "happy", "versus": "joy"},  # contrast with itself
-        {"face": 1},
+        {"face": 2},  # the astronaut photo has one face, number 1
+        {"face": 0},
         {"face": -1},
         {"face": 0.5},
     ],

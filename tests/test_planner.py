@@ -145,7 +145,7 @@ def test_explain_details(text: str, target: str | None, versus: str | None, meth
     assert args.get("target") == target
     assert args.get("versus") == versus
     assert args.get("method") == method
-    assert args["image_id"] == "img1" and args["face"] == 1
+    assert args["image_id"] == "img1" and args.get("face") is None  # no face named: the most prominent
 
 
 def test_target_resolves_into_the_models_labels() -> None:
@@ -194,18 +194,19 @@ def test_photo_without_words_is_classified() -> None:
 
 
 def test_follow_up_second_face_repeats_the_last_request() -> None:
-    preds = [_pred(0, "happy", (300, 10, 400, 110)), _pred(1, "sad", (10, 10, 90, 90))]
+    # the most prominent face (happy, on the right) is face 2 in reading order; the sad one on the left is 1
+    preds = [_pred(2, "happy", (300, 10, 400, 110)), _pred(1, "sad", (10, 10, 90, 90))]
     history = _classify_turn("img1", preds)
     plan = plan_turn(_messages("what about the second face?", history=history))
     assert plan.calls == [(C, {"image_id": "img1", "face": 2})]
     plan = plan_turn(_messages("and the person on the left?", history=history))
-    assert plan.calls == [(C, {"image_id": "img1", "face": 2})]
+    assert plan.calls == [(C, {"image_id": "img1", "face": 1})]
     plan = plan_turn(_messages("why?", history=[*history, *_classify_turn("img1", preds, "face 2")[:0]]))
     assert plan.calls[0][0] == E
 
 
 def test_a_face_that_is_not_there_is_answered_directly() -> None:
-    history = _classify_turn("img1", [_pred(0, "happy", (0, 0, 50, 50))])
+    history = _classify_turn("img1", [_pred(1, "happy", (0, 0, 50, 50))])
     plan = plan_turn(_messages("what about face 3?", history=history))
     assert plan.calls == [] and "only 1 face" in plan.reply
 
@@ -240,7 +241,7 @@ def test_several_photos() -> None:
     plan = plan_turn(_messages("what is she feeling in the first photo?", images=images))
     assert plan.calls == [(C, {"image_id": "img1"})]
     # The newest photo is the default; "the other one" switches.
-    history = _classify_turn("img2", [_pred(0, "happy", (0, 0, 50, 50))])
+    history = _classify_turn("img2", [_pred(1, "happy", (0, 0, 50, 50))])
     plan = plan_turn(_messages("and the other one?", images=images, history=history))
     assert plan.calls == [(C, {"image_id": "img1"})]
     plan = plan_turn(_messages("is the mouth open in photo 2?", images=images))
@@ -250,7 +251,7 @@ def test_several_photos() -> None:
 
 def test_an_attachment_moves_the_focus() -> None:
     images = {"img1": "a.png", "img2": "b.png"}
-    history = _classify_turn("img1", [_pred(0, "happy", (0, 0, 50, 50))])
+    history = _classify_turn("img1", [_pred(1, "happy", (0, 0, 50, 50))])
     text = attachment_note("img2", "b.png") + "\nand this one?"
     plan = plan_turn(_messages(text, images=images, history=history))
     assert plan.calls == [(C, {"image_id": "img2"})]
@@ -264,7 +265,7 @@ def test_missing_tools_are_explained() -> None:
 
 
 def test_conversation_reads_focus_and_faces() -> None:
-    preds = [_pred(0, "happy", (0, 0, 50, 50)), _pred(1, "sad", (60, 0, 90, 30))]
+    preds = [_pred(1, "happy", (0, 0, 50, 50)), _pred(2, "sad", (60, 0, 90, 30))]
     conv = Conversation.read(_classify_turn("img1", preds), {"img1": "a"})
     assert conv.focus == ["img1"] and len(conv.faces["img1"]) == 2 and conv.tools_run == {C}
 
@@ -277,7 +278,7 @@ def test_prompt_round_trip() -> None:
 
 def test_compose_names_everything_the_tools_found() -> None:
     probs = {"happy": 0.62, "surprise": 0.3, "neutral": 0.08}
-    pred = _pred(0, "happy", (0, 0, 10, 10), probs)
+    pred = _pred(1, "happy", (0, 0, 10, 10), probs)
     pred["compound"] = {
         "label": "happily_surprised",
         "components": ["happy", "surprise"],
@@ -361,7 +362,7 @@ def test_a_face_named_by_position_is_looked_up_first() -> None:
 
 
 def test_a_face_named_by_emotion_uses_known_readings() -> None:
-    preds = [_pred(0, "neutral", (0, 0, 50, 50)), _pred(1, "happy", (100, 0, 150, 50))]
+    preds = [_pred(1, "neutral", (0, 0, 50, 50)), _pred(2, "happy", (100, 0, 150, 50))]
     plan = plan_turn(_messages("explain the smiling one", history=_classify_turn("img1", preds)))
     assert plan.calls == [(E, {"image_id": "img1", "face": 2})]
 
@@ -418,8 +419,8 @@ def _classify_result(image_id: str, preds: list[dict]) -> ToolResult:
 
 
 def test_answers_are_shaped_like_the_question() -> None:
-    happy = _pred(0, "happy", (0, 0, 10, 10), {"happy": 0.9, "neutral": 0.06, "sad": 0.04})
-    calm = _pred(0, "neutral", (0, 0, 10, 10), {"happy": 0.1, "neutral": 0.8, "sad": 0.1})
+    happy = _pred(1, "happy", (0, 0, 10, 10), {"happy": 0.9, "neutral": 0.06, "sad": 0.04})
+    calm = _pred(1, "neutral", (0, 0, 10, 10), {"happy": 0.1, "neutral": 0.8, "sad": 0.1})
     one = [_classify_result("img1", [happy])]
     assert compose_answer(one, understand("Is she happy? Answer yes or no.")).startswith("Yes")
     assert compose_answer(one, understand("is she sad?")).startswith("No")
@@ -428,7 +429,7 @@ def test_answers_are_shaped_like_the_question() -> None:
     names = {"img1": "a.jpg", "img2": "b.jpg"}
     text = compose_answer(two, understand("which of the two looks happier?"), names)
     assert text.startswith("img2 (b.jpg) looks happier: happy 90% vs 10%")
-    group = [{**calm, "face": 0}, {**happy, "face": 1}]
+    group = [{**calm, "face": 1}, {**happy, "face": 2}]
     where = {("img1", 1): "on the left", ("img1", 2): "on the right"}
     text = compose_answer(
         [_classify_result("img1", group)], understand("what's everyone feeling?"), where=where

@@ -223,7 +223,7 @@ def test_answers_carry_measurements_and_plain_dicts(qa: FaceQA, grace_hopper: np
     assert answer.evidence["reading"]["mouth"] == "closed"
     payload = answer.to_dict()
     assert json.loads(json.dumps(payload)) == payload
-    assert set(payload) == {"question", "text", "short", "backend", "evidence", "in_scope", "face_index"}
+    assert set(payload) == {"question", "text", "short", "backend", "evidence", "in_scope", "face"}
     assert payload["short"] == "no"
 
 

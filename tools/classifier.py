@@ -28,7 +28,7 @@ import numpy as np
 from tools.analysis import AnalysisCache, ImageRecord, default_cache
 from tools.device import import_torch, limit_torch_threads
 from tools.errors import FaceAgentError, ModelUnavailableError
-from tools.faces import AlignedFace, Face, align_face, alignment_scale
+from tools.faces import AlignedFace, Face, align_face, alignment_scale, face_numbers
 from tools.images import ImageInput
 from tools.labels import CompoundReading, derive_compound, native_compound
 from tools.models.builtin import BUILTIN_MODELS, builtin_graphs, load_builtin
@@ -67,8 +67,11 @@ class Prediction:
             points, fitted on first use).
         model: the model's name.
         compound: the compound-emotion reading (native for compound models, derived otherwise).
-        face_index: rank of the face in the image (0 = most prominent).
+        face_index: the face's place in the list (0 = most prominent).
         detection_score: the face detector's confidence (nan for a whole-image tight crop).
+        number: the face's number as people see it: reading order (rows top to bottom, left to
+            right), from 1; the same number on the numbered photo, in chat text, the CLI, REST
+            and MCP.
     """
 
     label: str
@@ -80,6 +83,7 @@ class Prediction:
     compound: CompoundReading | None = None
     face_index: int = 0
     detection_score: float = float("nan")
+    number: int = 1
 
     @property
     def landmarks(self) -> np.ndarray:
@@ -99,7 +103,7 @@ class Prediction:
     def to_dict(self) -> dict[str, Any]:
         """Plain-type view for JSON."""
         return {
-            "face": self.face_index,
+            "face": self.number,
             "label": self.label,
             "confidence": round(self.confidence, 4),
             "probs": {k: round(v, 4) for k, v in self.probs.items()},
@@ -421,7 +425,7 @@ class EmotionClassifier:
             for i, face in enumerate(faces)
         ]
 
-    def _prediction(self, forward: FaceForward, index: int) -> Prediction:
+    def _prediction(self, forward: FaceForward, index: int, number: int) -> Prediction:
         probs = {label: float(p) for label, p in zip(self.spec.labels, forward.probs)}
         best = int(np.argmax(forward.probs))
         label = self.spec.labels[best]
@@ -439,6 +443,7 @@ class EmotionClassifier:
             compound=compound,
             face_index=index,
             detection_score=forward.face.score,
+            number=number,
         )
 
     def record(self, image: ImageInput | ImageRecord) -> ImageRecord:
@@ -453,7 +458,8 @@ class EmotionClassifier:
             NoFaceError: no face was found.
         """
         forwards = self.forward_faces(self.record(image))
-        return [self._prediction(f, i) for i, f in enumerate(forwards)]
+        numbers = face_numbers([f.face for f in forwards])
+        return [self._prediction(f, i, n) for i, (f, n) in enumerate(zip(forwards, numbers))]
 
     def predict_many(
         self,
@@ -562,10 +568,11 @@ class EmotionClassifier:
                 results.append(BatchItem(_source_name(source), [], p))
                 continue
             preds = []
+            numbers = face_numbers(p.faces)
             for i, (face, crop) in enumerate(zip(p.faces, p.aligned)):
                 empty = np.empty(0, np.float32)
                 forward = FaceForward(face, crop, empty, empty, empty, p.probs[i])  # type: ignore[index]
-                preds.append(self._prediction(forward, i))
+                preds.append(self._prediction(forward, i, numbers[i]))
             results.append(BatchItem(_source_name(source), preds))
         return results
 

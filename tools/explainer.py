@@ -48,7 +48,7 @@ from tools.analysis import ImageRecord
 from tools.classifier import EmotionClassifier, FaceForward, Prediction, default_classifier, softmax
 from tools.device import import_torch
 from tools.errors import InvalidRequestError
-from tools.faces import REGIONS, region_masks
+from tools.faces import REGIONS, index_of_number, region_masks
 from tools.images import ImageInput
 from tools.labels import display_name, normalize_label
 
@@ -734,7 +734,8 @@ class Explanation:
         versus: the contrast label ("why happy rather than surprise"), or None.
         method: canonical method name, e.g. ``gradcam``.
         layer: the network stage explained (``all`` for FullGrad).
-        face_index: rank of the face in the image (0 = most prominent).
+        face_index: the face's place in the classifier's list (0 = most prominent); people call
+            it by ``number``.
         heatmap: float32 HxW in [0, 1], the size of the model's aligned face crop.
         overlay_png: PNG of the heat over the aligned face, enlarged for viewing (a property,
             rendered on first use: presentation is not paid for until something shows it).
@@ -798,6 +799,11 @@ class Explanation:
         return self._memo["full"]
 
     @property
+    def number(self) -> int:
+        """The face's number as people see it (reading order, from 1)."""
+        return self.prediction.number
+
+    @property
     def class_agnostic(self) -> bool:
         """True for methods whose map does not depend on the target (Eigen-CAM, KPCA-CAM, FEM)."""
         if self.method in _NATIVE or self.method in _RUN_ON_MODEL:
@@ -816,7 +822,7 @@ class Explanation:
             for name, share in self.top_regions[:3]
         )
         parts = [
-            f"Face {self.face_index + 1}: the model reads {display_name(p.label)} ({p.confidence:.2f}).",
+            f"Face {self.number}: the model reads {display_name(p.label)} ({p.confidence:.2f}).",
             f"{title} for {what} on layer {self.layer}: {where or 'no clear focus'}.",
         ]
         if self.grid is not None and min(self.grid) < COARSE_GRID:
@@ -831,7 +837,7 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         """Plain-type view for JSON (no PNG bytes, no heatmap array: see ``heatmap_size``)."""
         return {
-            "face": self.face_index,
+            "face": self.number,
             "target": self.target,
             "versus": self.versus,
             "method": self.method,
@@ -894,7 +900,7 @@ class Explainer:
         image: ImageInput | ImageRecord,
         target: str | None = None,
         method: str = "gradcam",
-        face: int = 0,
+        face: int | None = None,
         versus: str | None = None,
     ) -> Explanation:
         """Explains the model's reading of one face.
@@ -906,30 +912,23 @@ class Explainer:
             image: a path, bytes, PIL image, RGB/gray array or ``ImageRecord``.
             target: the label to explain ("sadness", "sad" ...); the predicted label when None.
             method: a name of ``METHODS`` (case, hyphens and common aliases accepted).
-            face: which face, 0 = the most prominent.
+            face: the face's number (reading order: left to right, then top to bottom, from 1);
+                None for the most prominent face.
             versus: a label to contrast with ("why happy rather than surprise"), or None.
 
         Raises:
             InvalidImageError: the input is not a readable image.
             NoFaceError: no face was found.
-            InvalidRequestError: unknown method or label, a face index out of range, or
+            InvalidRequestError: unknown method or label, a face number out of range, or
                 ``versus`` equal to ``target``.
         """
         method_name = resolve_method(method)
-        if isinstance(face, bool) or not isinstance(face, int | np.integer):
-            raise InvalidRequestError(f"The face must be a whole number (0 = most prominent), not {face!r}.")
         labels = self.classifier.labels
         target_label = normalize_label(target, labels) if target is not None else None
         versus_label = normalize_label(versus, labels) if versus is not None else None
         record = self.classifier.record(image)
         forwards = self.classifier.forward_faces(record)
-        face = int(face)
-        if not 0 <= face < len(forwards):
-            count = len(forwards)
-            raise InvalidRequestError(
-                f"Face {face} was asked for (0 = most prominent), but this photo has {count} face"
-                f"{'s' if count != 1 else ''}: use 0{f' to {count - 1}' if count > 1 else ''}."
-            )
+        face = index_of_number([f.face for f in forwards], face)
         if target_label is None:
             target_label = labels[int(np.argmax(forwards[face].probs))]
         if versus_label == target_label:
@@ -1005,7 +1004,7 @@ def explain(
     image: ImageInput | ImageRecord,
     target: str | None = None,
     method: str = "gradcam",
-    face: int = 0,
+    face: int | None = None,
     versus: str | None = None,
     model: str | None = None,
 ) -> Explanation:
@@ -1015,7 +1014,7 @@ def explain(
         image: a path, bytes, PIL image, RGB/gray array or ``ImageRecord``.
         target: the label to explain; the predicted one when None.
         method: a CAM method name (``gradcam`` by default; see ``METHODS``).
-        face: which face, 0 = the most prominent.
+        face: the face's number (reading order, from 1); None for the most prominent face.
         versus: a label to contrast with, or None.
         model: None for the offline default model, or a checkpoint folder.
 

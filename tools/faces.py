@@ -20,7 +20,9 @@ fills the frame, are padded before detection; a small square image in which even
 is taken as a face crop whose landmarks are then checked for plausibility.
 
 Faces are ranked by prominence: the side of the box weighted by the detector's confidence, so a
-large but doubtful detection does not outrank a clear face.
+large but doubtful detection does not outrank a clear face; lists of faces come most prominent first.
+People name faces by the numbers they read off a photo, so every face also has a **number** in
+reading order (``reading_order``): rows from top to bottom, left to right within a row, from 1.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,6 +57,9 @@ __all__ = [
     "REGIONS",
     "landmark_model_path",
     "DETECT_SIDE",
+    "reading_order",
+    "face_numbers",
+    "index_of_number",
 ]
 
 DETECTORS = ("retinaface", "hog")
@@ -77,6 +82,8 @@ NMS_IOU = 0.4
 # 3-5 people at one distance, faces 160-280 px) the finer pass found no face the first had not.
 FINE_TRIGGER_SIDE = 40
 FINE_TRIGGER_SPREAD = 2.0
+# Two faces are in one row of a group photo when their boxes share this much of the smaller height.
+ROW_OVERLAP = 0.3
 
 # The five-point face template of ArcFace (InsightFace), in a 112x112 crop: left eye, right eye,
 # nose tip, left and right mouth corners (as seen in the image). A well-known canonical face.
@@ -803,6 +810,70 @@ def detect_faces(
             "well lit and at least about 24 pixels wide."
         )
     return faces
+
+
+def reading_order(boxes: Sequence[Sequence[float]]) -> list[int]:
+    """The number of each face as people read them off a photo: rows from top to bottom, left to
+    right within a row, counted from 1.
+
+    Faces are taken from the top (by the centre of their box); a face joins the current row when its
+    box overlaps some face of that row vertically by at least ``ROW_OVERLAP`` of the smaller face's
+    height, so people side by side with heads at different heights are one row (numbered left to
+    right), and a new row starts only where no face of the row above reaches down to it.
+
+    Args:
+        boxes: (x0, y0, x1, y1) per face, in any order (usually most prominent first).
+
+    Returns:
+        The number of each box, in the order given.
+    """
+
+    def same_row(i: int, j: int) -> bool:
+        a, b = boxes[i], boxes[j]
+        overlap = min(a[3], b[3]) - max(a[1], b[1])
+        return overlap >= ROW_OVERLAP * min(a[3] - a[1], b[3] - b[1])
+
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes]
+    rows: list[list[int]] = []
+    for i in sorted(range(len(boxes)), key=lambda i: (centres[i][1], centres[i][0])):
+        if rows and any(same_row(i, j) for j in rows[-1]):
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    numbers = [0] * len(boxes)
+    counter = 1
+    for row in rows:
+        for i in sorted(row, key=lambda i: centres[i][0]):
+            numbers[i] = counter
+            counter += 1
+    return numbers
+
+
+def face_numbers(faces: Sequence[Face]) -> list[int]:
+    """The reading-order number of each face (see ``reading_order``), in the order given."""
+    return reading_order([f.box for f in faces])
+
+
+def index_of_number(faces: Sequence[Face], number: int | None) -> int:
+    """The list position of the face people call ``number``; the most prominent (0) for None.
+
+    Raises:
+        InvalidRequestError: ``number`` is not a whole number from 1 to the number of faces.
+    """
+    if number is None:
+        return 0
+    count = len(faces)
+    if isinstance(number, bool) or not isinstance(number, int | np.integer) or number < 1:
+        raise InvalidRequestError(
+            f"Faces are numbered from 1 in reading order (left to right, then top to bottom); "
+            f"{number!r} is not a face number."
+        )
+    if number > count:
+        raise InvalidRequestError(
+            f"Face {number} was asked for, but this photo has {count} face{'s' if count != 1 else ''}"
+            + (f" (numbered 1 to {count}, left to right, then top to bottom)." if count > 1 else ".")
+        )
+    return face_numbers(faces).index(int(number))
 
 
 def _umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

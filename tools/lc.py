@@ -6,8 +6,9 @@ reading a file from disk. Each returns a short text for the model and the bulky 
 bytes) as the artifact (``response_format="content_and_artifact"``); artifacts hold plain types
 only, so a checkpointer can store them.
 
-Faces are numbered from 1 in tool arguments, as people count them ("the second face" is ``face=2``);
-the tools convert to the 0-based index of ``tools.classifier``.
+Faces are named by their number, the one people read off the numbered photo: reading order (left to
+right, then top to bottom), from 1, the same in every tool's arguments, results and text. A tool
+called without a face works on the most prominent one (or, for ``classify_emotion``, on every face).
 
 Failures a person or a model can cause (an unknown image id, no face, an unknown label) come back as
 tool text that says what went wrong, with ``"error"`` in the artifact, instead of ending the turn.
@@ -30,6 +31,7 @@ from pydantic import Field
 
 from tools import locate
 from tools.errors import FaceAgentError, InvalidRequestError, ModelUnavailableError, NoFaceError
+from tools.faces import index_of_number
 from tools.labels import display_name
 from tools.wording import percent, prediction_text
 
@@ -52,12 +54,20 @@ ImageId = Annotated[
     ),
 ]
 FaceNumber = Annotated[
-    int,
-    Field(description="Which face, counted from 1 = the most prominent (largest, clearest) face.", ge=1),
+    int | None,
+    Field(
+        description="Which face: its number on the numbered photo (reading order: left to right, then top "
+        "to bottom, from 1); omit for the most prominent face.",
+        ge=1,
+    ),
 ]
 OptionalFace = Annotated[
     int | None,
-    Field(description="Which face, counted from 1 = the most prominent; omit to classify every face.", ge=1),
+    Field(
+        description="Which face: its number on the numbered photo (reading order, from 1); omit to "
+        "classify every face.",
+        ge=1,
+    ),
 ]
 Label = Annotated[
     str | None,
@@ -143,16 +153,6 @@ def _context(runtime: ToolRuntime | None) -> FaceToolContext:
     return context
 
 
-def _face_index(face: int | None) -> int:
-    if face is None:
-        return 0
-    if isinstance(face, bool) or int(face) < 1:
-        raise InvalidRequestError(
-            f"Faces are counted from 1 (the most prominent); {face!r} is not a face number."
-        )
-    return int(face) - 1
-
-
 def _run(image_id: str, work: Callable[[], tuple[str, dict]]) -> tuple[str, dict]:
     """Runs a tool body; project errors become text the model can relay to the user."""
     try:
@@ -187,15 +187,10 @@ def classify_emotion(
             pred["position_words"] = list(found.words)
         artifact: dict[str, Any] = {"image_id": image_id, "image_size": [width, height], "face_count": count}
         if face is not None:
-            index = _face_index(face)
-            if index >= len(preds):
-                raise InvalidRequestError(
-                    f"Face {face} was asked for, but {image_id} has {len(preds)} face{'s' if len(preds) != 1 else ''}."
-                )
-            preds = [preds[index]]
+            preds = [preds[index_of_number(classifier.faces_of(record), face)]]
         elif count > 1:
             # Which person is "face 2": the photo with numbered boxes and their readings.
-            labels = [f"{p['face'] + 1} {display_name(p['label'])} {percent(p['confidence'])}" for p in preds]
+            labels = [f"{p['face']} {display_name(p['label'])} {percent(p['confidence'])}" for p in preds]
             artifact["annotated_png"] = locate.annotate(record, [p["box"] for p in preds], labels)
         lines = "; ".join(prediction_text(p) for p in preds)
         content = f"{image_id} ({count} face{'s' if count != 1 else ''}, model {classifier.name}): {lines}."
@@ -208,7 +203,7 @@ def classify_emotion(
 @tool(response_format="content_and_artifact")
 def explain_prediction(
     image_id: ImageId,
-    face: FaceNumber = 1,
+    face: FaceNumber = None,
     target: Label = None,
     versus: Versus = None,
     method: Method = None,
@@ -223,17 +218,11 @@ def explain_prediction(
 
     def work() -> tuple[str, dict]:
         context = _context(runtime)
-        image = context.image(image_id)
-        count = len(context.get_classifier().predict(image))  # cached: the explanation reuses this pass
-        if _face_index(face) >= count:
-            raise InvalidRequestError(
-                f"Face {face} was asked for, but {image_id} has {count} face{'s' if count != 1 else ''}."
-            )
         explanation = context.get_explainer().explain(
-            image,
+            context.image(image_id),
             target=target,
             method=method or context.default_method,
-            face=_face_index(face),
+            face=face,
             versus=versus,
         )
         artifact = {"image_id": image_id, **explanation.to_dict(), "overlay_png": explanation.overlay_png}
@@ -256,7 +245,7 @@ def _qa(context: FaceToolContext) -> Any:
 def answer_question(
     image_id: ImageId,
     question: Question,
-    face: FaceNumber = 1,
+    face: FaceNumber = None,
     runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
 ) -> tuple[str, dict]:
     """Answers a question about the visible state of a face: mouth, eyes, brows, smile, head pose.
@@ -267,9 +256,9 @@ def answer_question(
 
     def work() -> tuple[str, dict]:
         context = _context(runtime)
-        answer = _qa(context).ask(context.image(image_id), question, face=_face_index(face))
+        answer = _qa(context).ask(context.image(image_id), question, face=face)
         note = "" if answer.in_scope else " (outside what this answerer can judge reliably)"
-        return f"{image_id}, face {face}: {answer.text}{note} [{answer.backend}]", {
+        return f"{image_id}, face {answer.number}: {answer.text}{note} [{answer.backend}]", {
             "image_id": image_id,
             **answer.to_dict(),
         }
@@ -280,7 +269,7 @@ def answer_question(
 @tool(response_format="content_and_artifact")
 def describe_face(
     image_id: ImageId,
-    face: FaceNumber = 1,
+    face: FaceNumber = None,
     runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
 ) -> tuple[str, dict]:
     """Describes the visible state of a face in a few sentences: eyes, mouth, brows and head pose.
@@ -290,8 +279,8 @@ def describe_face(
 
     def work() -> tuple[str, dict]:
         context = _context(runtime)
-        answer = _qa(context).describe(context.image(image_id), face=_face_index(face))
-        return f"{image_id}, face {face}: {answer.text} [{answer.backend}]", {
+        answer = _qa(context).describe(context.image(image_id), face=face)
+        return f"{image_id}, face {answer.number}: {answer.text} [{answer.backend}]", {
             "image_id": image_id,
             **answer.to_dict(),
         }
@@ -308,8 +297,8 @@ def find_faces(
 
     Use it for "how many faces/people are there?", "where is face 2?", "which one is the person on the
     left?" (then pass that face number to the other tools), "number the faces". Faces are numbered as
-    in every other tool (1 = the most prominent). An annotated copy of the photo with numbered boxes
-    is attached for the user automatically.
+    in every other tool (reading order: left to right, then top to bottom). An annotated copy of the
+    photo with numbered boxes is attached for the user automatically.
     """
 
     def work() -> tuple[str, dict]:

@@ -1,13 +1,14 @@
 """Where the faces of a photo are: count, boxes, position words, and an annotated copy.
 
     from tools import find_faces
-    faces = find_faces("group.jpg")       # FaceMap: faces numbered by prominence (1 = largest, clearest)
-    faces.count, faces.summary()          # 3, "3 faces: face 1 in the middle (largest), ..."
+    faces = find_faces("group.jpg")       # FaceMap: faces numbered in reading order
+    faces.count, faces.summary()          # 3, "3 faces: face 1 on the left, face 2 in the middle (largest), ..."
     faces.pick("right").number            # the face a person means by "the one on the right"
     png = annotate("group.jpg", faces.boxes(), ["1 happy", "2 neutral", "3 sad"])
 
-Numbers follow the detector's ranking (``tools.faces``), the same numbers the classifier, the
-explainer and the question answerer use, so "face 2" means one face everywhere. Position words are
+Faces are numbered in reading order (``tools.faces.reading_order``: rows from top to bottom, left
+to right within a row), the same numbers the classifier, the explainer and the question answerer
+use, so "face 2" means one face everywhere and a person can read it off the numbered photo. Position words are
 those people use: left / right / middle across the photo, top / bottom when the faces sit at
 clearly different heights, largest / smallest when one face is clearly bigger or smaller. Left and
 right are as seen in the photo (the viewer's left), not the person's own.
@@ -24,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tools.errors import InvalidRequestError
+from tools.faces import reading_order
 from tools.images import ImageInput
 
 __all__ = ["FaceLocation", "FaceMap", "find_faces", "locate_faces", "annotate", "POSITION_REFS"]
@@ -41,12 +43,14 @@ class FaceLocation:
     """One face and where it is.
 
     Attributes:
-        number: the face's number, counted from 1 (1 = the most prominent face).
+        number: the face's number: reading order (left to right, then top to bottom), from 1.
         box: (x0, y0, x1, y1) in pixels of the original photo.
         score: the detector's confidence, or None when it has none (a tight crop taken whole).
         position: the main position word across the photo ("left", "middle", "right",
             "second from left" ..., or "centre" for a lone face).
         words: every position word that applies, e.g. ("left", "bottom", "smallest").
+        index: the face's place in the list the boxes were given in (the detector's ranking,
+            0 = most prominent).
     """
 
     number: int
@@ -54,6 +58,7 @@ class FaceLocation:
     score: float | None
     position: str
     words: tuple[str, ...] = ()
+    index: int = 0
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -81,10 +86,9 @@ class FaceLocation:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain types; ``face`` is the 0-based index, as in classification results."""
+        """Plain types; ``face`` is the face's number, as everywhere."""
         return {
-            "face": self.number - 1,
-            "number": self.number,
+            "face": self.number,
             "box": list(self.box),
             "score": self.score,
             "position": self.position,
@@ -94,7 +98,7 @@ class FaceLocation:
 
 @dataclass(frozen=True)
 class FaceMap:
-    """The faces of one photo, most prominent first.
+    """The faces of one photo, in the order of their numbers (reading order).
 
     Attributes:
         width: the photo's width in pixels.
@@ -160,13 +164,20 @@ class FaceMap:
             parts.append(f"face {f.number} {f.where()}" + (f" ({sizes[0]})" if sizes else ""))
         return f"{len(self.faces)} faces: " + ", ".join(parts) + "."
 
+    @property
+    def most_prominent(self) -> FaceLocation | None:
+        """The face listed first in the order the boxes were given (the detector's most prominent)."""
+        return min(self.faces, key=lambda f: f.index) if self.faces else None
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain types for JSON and tool artifacts."""
+        """Plain types for JSON and tool artifacts (``most_prominent``: that face's number)."""
+        first = self.most_prominent
         return {
             "width": self.width,
             "height": self.height,
             "count": self.count,
             "faces": [f.to_dict() for f in self.faces],
+            "most_prominent": first.number if first is not None else None,
         }
 
 
@@ -195,10 +206,10 @@ def _nth(k: int) -> str:
 def locate_faces(
     boxes: Sequence[Sequence[float]], size: tuple[int, int], scores: Sequence[float | None] | None = None
 ) -> FaceMap:
-    """Position words for faces already found, numbered in the order given.
+    """Position words and reading-order numbers for faces already found.
 
     Args:
-        boxes: (x0, y0, x1, y1) per face, most prominent first.
+        boxes: (x0, y0, x1, y1) per face, in any order (``FaceLocation.index`` keeps it).
         size: (width, height) of the photo.
         scores: the detector's confidence per face (None or nan where there is none).
     """
@@ -225,6 +236,7 @@ def locate_faces(
             words[ranked[0]].append("largest")
         if areas[ranked[-2]] > SIZE_MARGIN * areas[ranked[-1]]:
             words[ranked[-1]].append("smallest")
+    numbers = reading_order(clean)
     faces = []
     for i, box in enumerate(clean):
         score = None if scores is None else scores[i]
@@ -232,14 +244,15 @@ def locate_faces(
             score = None
         faces.append(
             FaceLocation(
-                number=i + 1,
+                number=numbers[i],
                 box=box,
                 score=None if score is None else round(float(score), 4),
                 position=horizontal[i],
                 words=tuple(words[i]),
+                index=i,
             )
         )
-    return FaceMap(width, height, faces)
+    return FaceMap(width, height, sorted(faces, key=lambda f: f.number))
 
 
 def find_faces(image: ImageInput | Any) -> FaceMap:
@@ -249,7 +262,7 @@ def find_faces(image: ImageInput | Any) -> FaceMap:
         image: a path, bytes, PIL image, ndarray, or a ``tools.analysis.ImageRecord``.
 
     Returns:
-        The faces, numbered by prominence as every other tool numbers them; an empty map when the
+        The faces, numbered in reading order as every other tool numbers them; an empty map when the
         photo has no face (this function answers "how many faces?", so none is a valid answer).
 
     Raises:
@@ -284,8 +297,8 @@ def annotate(
 
     Args:
         image: the photo (any input ``tools.images.load_image`` takes, or an ``ImageRecord``).
-        boxes: (x0, y0, x1, y1) per face in the photo's pixels, face 1 first.
-        labels: the text of each box ("1 happy 99%"); the face numbers when None.
+        boxes: (x0, y0, x1, y1) per face in the photo's pixels.
+        labels: the text of each box ("1 happy 99%"); the faces' reading-order numbers when None.
         max_side: the copy is shrunk to this side (boxes are scaled with it).
 
     Raises:
@@ -297,7 +310,7 @@ def annotate(
     rgb = image.rgb if isinstance(image, ImageRecord) else load_image(image)
     if labels is not None and len(labels) != len(boxes):
         raise InvalidRequestError(f"{len(labels)} labels were given for {len(boxes)} boxes.")
-    texts = list(labels) if labels is not None else [str(i + 1) for i in range(len(boxes))]
+    texts = list(labels) if labels is not None else [str(n) for n in reading_order(boxes)]
     pil = Image.fromarray(np.ascontiguousarray(rgb))
     scale = min(1.0, max_side / max(pil.size))
     if scale < 1.0:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +36,7 @@ from tools import geometry as geo
 from tools.analysis import AnalysisCache, ImageRecord, default_cache
 from tools.blip import BLIP_DOWNLOAD_SIZE, DEFAULT_BLIP_MODEL, BlipVQA, blip_weights_present, is_local_source
 from tools.errors import InvalidRequestError
+from tools.faces import face_numbers, index_of_number
 from tools.images import ImageInput
 from tools.labels import COMPOUND_PARTS, display_name
 
@@ -81,7 +82,8 @@ class Answer:
         evidence: what the answer rests on: the measurements and states (geometry), the raw model
             answer (blip) or the class probabilities (classifier).
         in_scope: False when the backend cannot tell (geometry asked about hair, glasses, age ...).
-        face_index: the face answered about (0 = most prominent).
+        face_index: the face answered about: its place in the list of faces (0 = most prominent).
+        number: that face's number as people see it (reading order, from 1).
     """
 
     question: str
@@ -90,6 +92,7 @@ class Answer:
     evidence: dict = field(default_factory=dict)
     in_scope: bool = True
     face_index: int = 0
+    number: int = 1
 
     @property
     def short(self) -> str:
@@ -118,7 +121,7 @@ class Answer:
             "backend": self.backend,
             "evidence": _plain(self.evidence),
             "in_scope": self.in_scope,
-            "face_index": self.face_index,
+            "face": self.number,
         }
 
 
@@ -659,35 +662,46 @@ class FaceQA:
                 self._classifier = default_classifier()
             return self._classifier
 
-    def ask(self, image: ImageInput | ImageRecord, question: str, face: int = 0) -> Answer:
+    def ask(self, image: ImageInput | ImageRecord, question: str, face: int | None = None) -> Answer:
         """Answers one question about one face.
 
         Args:
             image: a path, bytes, PIL image, RGB/gray array or an ``ImageRecord``.
             question: the question in plain English.
-            face: which face (0 = most prominent).
+            face: the face's number (reading order: left to right, then top to bottom, from 1);
+                None for the most prominent face.
 
         Raises:
-            InvalidRequestError: an empty or overlong question, or a face index out of range.
+            InvalidRequestError: an empty or overlong question, or a face number out of range.
             InvalidImageError, NoFaceError, ModelUnavailableError.
         """
         question = _check_question(question)
         record = self.cache.get(image)
+        index, number = _face_of(record, face)
         intent = parse_question(question)
         if intent.name == "emotion":
-            return self._ask_classifier(record, question, intent, face)
-        if intent.name == "describe":
-            return self._describe(record, face, question, _Words(intent.subject))
-        if self.blip is not None:
-            return self._ask_blip(record, question, intent, face)
-        return self._ask_geometry(record, question, intent, face)
+            answer = self._ask_classifier(record, question, intent, index)
+        elif intent.name == "describe":
+            answer = self._describe(record, index, question, _Words(intent.subject))
+        elif self.blip is not None:
+            answer = self._ask_blip(record, question, intent, index)
+        else:
+            answer = self._ask_geometry(record, question, intent, index)
+        return replace(answer, number=number)
 
-    def describe(self, image: ImageInput | ImageRecord, face: int = 0) -> Answer:
+    def describe(self, image: ImageInput | ImageRecord, face: int | None = None) -> Answer:
         """A short paragraph on the eyes, mouth, brows and head pose of one face.
 
         With the BLIP backend it is made of BLIP's answers to ``DESCRIBE_QUESTIONS``.
+
+        Args:
+            image: a path, bytes, PIL image, RGB/gray array or an ``ImageRecord``.
+            face: the face's number (reading order, from 1); None for the most prominent face.
         """
-        return self._describe(self.cache.get(image), face, "Describe the face.", _Words("the person"))
+        record = self.cache.get(image)
+        index, number = _face_of(record, face)
+        answer = self._describe(record, index, "Describe the face.", _Words("the person"))
+        return replace(answer, number=number)
 
     # --- backends ------------------------------------------------------------------------------
 
@@ -787,6 +801,14 @@ class FaceQA:
         return Answer(question, text, "classifier", evidence, True, face)
 
 
+def _face_of(record: ImageRecord, number: int | None) -> tuple[int, int]:
+    """(list index, reading-order number) of the face people call ``number`` (None: the most
+    prominent one)."""
+    faces = record.faces
+    index = index_of_number(faces, number)
+    return index, face_numbers(faces)[index]
+
+
 def _small_face_note(measured: geo.FaceGeometry) -> str:
     if measured.iod_px >= geo.SMALL_FACE_IOD:
         return ""
@@ -818,7 +840,7 @@ def default_faceqa() -> FaceQA:
     return FaceQA(backend=None)
 
 
-def ask(image: ImageInput | ImageRecord, question: str, face: int = 0) -> Answer:
+def ask(image: ImageInput | ImageRecord, question: str, face: int | None = None) -> Answer:
     """Answers a question about a face with the cached default ``FaceQA``.
 
     Example:
@@ -828,6 +850,6 @@ def ask(image: ImageInput | ImageRecord, question: str, face: int = 0) -> Answer
     return default_faceqa().ask(image, question, face=face)
 
 
-def describe(image: ImageInput | ImageRecord, face: int = 0) -> Answer:
+def describe(image: ImageInput | ImageRecord, face: int | None = None) -> Answer:
     """Describes the eyes, mouth, brows and head pose of a face with the cached default ``FaceQA``."""
     return default_faceqa().describe(image, face=face)

@@ -23,7 +23,7 @@ def prediction_text(pred: dict[str, Any]) -> str:
     ``face 2 (left): happy 97% (runner-up neutral 2%); compound reading ...``."""
     ranked = sorted(pred["probs"].items(), key=lambda kv: kv[1], reverse=True)
     where = f" ({pred['position']})" if pred.get("position") not in (None, "centre") else ""
-    text = f"face {pred['face'] + 1}{where}: {display_name(pred['label'])} {percent(pred['confidence'])}"
+    text = f"face {pred['face']}{where}: {display_name(pred['label'])} {percent(pred['confidence'])}"
     if len(ranked) > 1:
         text += f" (runner-up {display_name(ranked[1][0])} {percent(ranked[1][1])})"
     compound = pred.get("compound")

@@ -106,17 +106,19 @@ class CorpusRunner:
             if not preds:
                 self._refs[name] = {}
                 return self._refs[name]
-            centre_x = [(p.box[0] + p.box[2]) / 2 for p in preds]
-            area = [(p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) for p in preds]
-            by_x = sorted(range(len(preds)), key=lambda i: centre_x[i])
-            happy = [p.probs.get("happy", 0.0) for p in preds]
+
+            def area(p: Any) -> int:
+                return (p.box[2] - p.box[0]) * (p.box[3] - p.box[1])
+
+            by_x = sorted(preds, key=lambda p: (p.box[0] + p.box[2]) / 2)
             self._refs[name] = {
-                "left": by_x[0] + 1,
-                "right": by_x[-1] + 1,
-                "middle": by_x[len(by_x) // 2] + 1,
-                "largest": max(range(len(preds)), key=lambda i: area[i]) + 1,
-                "smallest": min(range(len(preds)), key=lambda i: area[i]) + 1,
-                "happiest": max(range(len(preds)), key=lambda i: happy[i]) + 1,
+                "left": by_x[0].number,
+                "right": by_x[-1].number,
+                "middle": by_x[len(by_x) // 2].number,
+                "largest": max(preds, key=area).number,
+                "smallest": min(preds, key=area).number,
+                "happiest": max(preds, key=lambda p: p.probs.get("happy", 0.0)).number,
+                "prominent": preds[0].number,
             }
         return self._refs[name]
 
@@ -178,7 +180,8 @@ class CorpusRunner:
         if face is not None:
             args["face"] = int(self._substitute(face, photos.get(image_id)))
         elif letter != "C" and "*" not in rest:
-            args["face"] = 1
+            # No face named: the most prominent one (the argument left out, or its number given).
+            args["face"] = self.refs(photos[image_id]).get("prominent", 1) if image_id in photos else 1
         return TOOLS[letter], args, letter == "C" and face is None
 
     def score(
@@ -195,7 +198,13 @@ class CorpusRunner:
             else:
                 for (tool, args), (_, want, all_faces) in zip(calls, wanted):
                     for key, value in want.items():
-                        got = args.get(key, 1 if key == "face" and tool != "classify_emotion" else None)
+                        got = args.get(key)
+                        if got is None and key == "face" and tool != "classify_emotion":
+                            got = (
+                                self.refs(photos[args["image_id"]]).get("prominent", 1)
+                                if args.get("image_id") in photos
+                                else 1
+                            )
                         if got != value:
                             problems.append(f"{tool} {key}={got!r}, expected {value!r}")
                     if all_faces and args.get("face") is not None:

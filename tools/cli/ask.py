@@ -20,8 +20,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--face",
         type=int,
-        default=1,
-        help="which face, as numbered by `classify` (1 = most prominent; default 1)",
+        default=None,
+        help="which face: its number in reading order (left to right, then top to bottom), as "
+        "`classify` prints it; the most prominent face when omitted",
     )
     parser.add_argument(
         "--backend",
@@ -68,14 +69,6 @@ def _faceqa(args: argparse.Namespace) -> FaceQA:
     )
 
 
-def _face_index(args: argparse.Namespace) -> int:
-    from tools.errors import InvalidRequestError
-
-    if args.face < 1:
-        raise InvalidRequestError(f"--face counts from 1 (the most prominent face); got {args.face}.")
-    return args.face - 1
-
-
 def _print(answer: Answer, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"path": str(args.path), **answer.to_dict()}, indent=2))
@@ -86,11 +79,9 @@ def _print(answer: Answer, args: argparse.Namespace) -> int:
 
 def run_ask(args: argparse.Namespace) -> int:
     """Answers the question and prints the answer."""
-    index = _face_index(args)
-    return _print(_faceqa(args).ask(args.path, args.question, face=index), args)
+    return _print(_faceqa(args).ask(args.path, args.question, face=args.face), args)
 
 
 def run_describe(args: argparse.Namespace) -> int:
     """Prints a short description of the face."""
-    index = _face_index(args)
-    return _print(_faceqa(args).describe(args.path, face=index), args)
+    return _print(_faceqa(args).describe(args.path, face=args.face), args)

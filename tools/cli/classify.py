@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         payload = [
             {
                 "path": item.source,
-                "faces": [p.to_dict() for p in item.predictions],
+                "faces": [p.to_dict() for p in sorted(item.predictions, key=lambda p: p.number)],
                 "error": None
                 if item.error is None
                 else {"type": type(item.error).__name__, "message": str(item.error)},
@@ -72,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
             if item.error is not None:
                 print(f"{_short(item.source):40} {'-':>4}  error: {item.error}")
                 continue
-            for p in item.predictions:
+            for p in sorted(item.predictions, key=lambda p: p.number):
                 second, p2 = p.runner_up
                 compound = p.compound.describe() if p.compound and p.compound.label else "-"
                 print(
-                    f"{_short(item.source):40} {p.face_index + 1:>4}  {p.label:9} {p.confidence:5.2f}  "
+                    f"{_short(item.source):40} {p.number:>4}  {p.label:9} {p.confidence:5.2f}  "
                     f"{second + f' {p2:.2f}':16} {compound[:28]:28} {p.box}"
                 )
     readable = sum(1 for item in items if item.error is None)

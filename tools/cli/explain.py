@@ -32,8 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--face",
         type=int,
-        default=1,
-        help="which face, as numbered by `classify` (1 = most prominent; default 1)",
+        default=None,
+        help="which face: its number in reading order (left to right, then top to bottom), as "
+        "`classify` prints it; the most prominent face when omitted",
     )
     parser.add_argument(
         "--full", action="store_true", help="write the heat over the whole photo, not the face crop"
@@ -61,13 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.path is None:
         raise InvalidRequestError("Give the image to explain: python -m tools explain PATH [-o out.png].")
     resolve_method(args.method)  # fail on a typo before loading anything
-    if args.face < 1:
-        raise InvalidRequestError(f"--face counts from 1 (the most prominent face); got {args.face}.")
     if args.output is not None and args.output.suffix.lower() != ".png":
         raise InvalidRequestError(f"The output {args.output} must end in .png.")
     classifier = EmotionClassifier.load(args.model, device=args.device)
     explanation = Explainer(classifier).explain(
-        args.path, target=args.target, method=args.method, face=args.face - 1, versus=args.versus
+        args.path, target=args.target, method=args.method, face=args.face, versus=args.versus
     )
     if args.output is not None:
         png = explanation.full_overlay_png() if args.full else explanation.overlay_png

@@ -37,7 +37,8 @@ INSTRUCTIONS = (
     "Tools that read faces in photos: the emotion of each face (classify_emotion), why the model "
     "read it so with a heatmap (explain_prediction), and the visible state of a face: mouth, eyes, "
     "brows, head pose (answer_question, describe_face). Pass the photo as base64 or a data URL. "
-    "Faces are counted from 1 = the most prominent."
+    "Faces are numbered in reading order (left to right, then top to bottom, from 1), as on the "
+    "numbered photo of find_faces."
 )
 
 
@@ -85,14 +86,20 @@ ImageArg = Annotated[
     ),
 ]
 # Bounds are checked by the tools (the project's messages), not by the schema (pydantic's).
-FaceNumber = Annotated[int, Field(description="Which face, counted from 1 = the most prominent.")]
+FaceNumber = Annotated[
+    int | None,
+    Field(
+        description="Which face: its number in reading order (left to right, then top to bottom, from 1), "
+        "as find_faces numbers them; omit for the most prominent face."
+    ),
+]
 
 
 async def classify_emotion(
     image: ImageArg,
     ctx: Context,
     face: Annotated[
-        int | None, Field(description="Which face (1 = the most prominent); omit for every face.")
+        int | None, Field(description="Which face (its reading-order number); omit for every face.")
     ] = None,
 ) -> CallToolResult:
     """Reads the emotion on the faces of a photo with the emotion classifier.
@@ -106,7 +113,7 @@ async def classify_emotion(
 async def explain_prediction(
     image: ImageArg,
     ctx: Context,
-    face: FaceNumber = 1,
+    face: FaceNumber = None,
     target: Annotated[
         str | None, Field(description="Emotion to explain, e.g. 'sad'; omit for the prediction.")
     ] = None,
@@ -135,7 +142,7 @@ async def answer_question(
     image: ImageArg,
     question: Annotated[str, Field(description="The question, e.g. 'Is the mouth open?'.")],
     ctx: Context,
-    face: FaceNumber = 1,
+    face: FaceNumber = None,
 ) -> CallToolResult:
     """Answers a question about the visible state of a face: mouth, eyes, brows, smile, head pose.
 
@@ -145,7 +152,7 @@ async def answer_question(
     return await _state(ctx).call(image, lambda src: _state(ctx).service.ask(src, question, face=face))
 
 
-async def describe_face(image: ImageArg, ctx: Context, face: FaceNumber = 1) -> CallToolResult:
+async def describe_face(image: ImageArg, ctx: Context, face: FaceNumber = None) -> CallToolResult:
     """Describes the visible state of a face in a few sentences: eyes, mouth, brows and head pose."""
     return await _state(ctx).call(image, lambda src: _state(ctx).service.describe(src, face=face))
 
@@ -154,9 +161,9 @@ async def find_faces(image: ImageArg, ctx: Context) -> CallToolResult:
     """Counts the faces of a photo and says where each one is.
 
     Use it for "how many people are there?", "who is on the left?", or to learn which face number
-    is "the person on the right" before asking about it. Returns each face's number (1 = the most
-    prominent, as the other tools count), box and position words (left, middle, right, top,
-    bottom, largest), and the photo with numbered boxes as an image.
+    is "the person on the right" before asking about it. Returns each face's number (reading order:
+    left to right, then top to bottom, as the other tools count), box and position words (left,
+    middle, right, top, bottom, largest), and the photo with numbered boxes as an image.
     """
     return await _state(ctx).call(image, lambda src: _state(ctx).service.find_faces(src))
 

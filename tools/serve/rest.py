@@ -80,7 +80,14 @@ class RestSettings:
 
 # Module level: FastAPI resolves the endpoints' (string) annotations in this module's globals.
 ImageField = Annotated[UploadFile, File(description="The photo (JPEG, PNG, WebP, GIF, BMP or TIFF).")]
-FaceField = Annotated[int, Form(ge=1, description="Which face, 1 = the most prominent.")]
+FaceField = Annotated[
+    int | None,
+    Form(
+        ge=1,
+        description="Which face: its number in reading order (left to right, then top to bottom, from 1), "
+        "as on the numbered photo; the most prominent face when omitted.",
+    ),
+]
 
 
 # --- response models (what the OpenAPI page shows) --------------------------------------------------------
@@ -103,6 +110,7 @@ class PredictionOut(_Open):
 
 class ClassifyOut(_Open):
     faces: list[PredictionOut]
+    most_prominent: int
     model: str
     text: str
 
@@ -127,7 +135,6 @@ class AnswerOut(_Open):
 
 class FaceLocationOut(_Open):
     face: int
-    number: int
     box: list[int]
     position: str
     words: list[str]
@@ -138,6 +145,7 @@ class FacesOut(_Open):
     height: int
     count: int
     faces: list[FaceLocationOut]
+    most_prominent: int | None = None
     text: str
     annotated_png: str | None = None  # base64
 
@@ -297,7 +305,13 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     router = APIRouter(prefix="/v1", dependencies=[Depends(check_key)], responses={401: {"model": ErrorOut}})
 
     @router.post("/classify", response_model=ClassifyOut, summary="Emotion of every face")
-    async def classify(image: ImageField, face: Annotated[int | None, Form(ge=1)] = None) -> dict[str, Any]:
+    async def classify(
+        image: ImageField,
+        face: Annotated[
+            int | None,
+            Form(ge=1, description="Only this face (its reading-order number); every face when omitted."),
+        ] = None,
+    ) -> dict[str, Any]:
         out = await run(image, lambda data: service.classify(data, face=face))
         return {**out.data, "text": out.text}
 
@@ -309,7 +323,7 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     )
     async def explain(
         image: ImageField,
-        face: FaceField = 1,
+        face: FaceField = None,
         target: Annotated[
             str | None, Form(description="Emotion to explain; the prediction if empty.")
         ] = None,
@@ -328,12 +342,12 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     async def ask(
         image: ImageField,
         question: Annotated[str, Form(min_length=1, description="e.g. 'Is the mouth open?'")],
-        face: FaceField = 1,
+        face: FaceField = None,
     ) -> dict[str, Any]:
         return (await run(image, lambda data: service.ask(data, question, face=face))).data
 
     @router.post("/describe", response_model=AnswerOut, summary="Describe a face")
-    async def describe(image: ImageField, face: FaceField = 1) -> dict[str, Any]:
+    async def describe(image: ImageField, face: FaceField = None) -> dict[str, Any]:
         return (await run(image, lambda data: service.describe(data, face=face))).data
 
     @router.post(

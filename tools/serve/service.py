@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tools.errors import CapacityError, ImageTooLargeError, InvalidImageError, InvalidRequestError
+from tools.faces import index_of_number
 from tools.images import MAX_BYTES
 from tools.wording import prediction_text
 
@@ -181,20 +182,6 @@ class WorkQueue:
 # --- the tools -------------------------------------------------------------------------------------------
 
 
-def _face_index(face: int | None, count: int | None = None) -> int:
-    if face is None:
-        return 0
-    if isinstance(face, bool) or not isinstance(face, int) or face < 1:
-        raise InvalidRequestError(
-            f"Faces are counted from 1 (the most prominent); {face!r} is not a face number."
-        )
-    if count is not None and face > count:
-        raise InvalidRequestError(
-            f"Face {face} was asked for, but this photo has {count} face{'s' if count != 1 else ''}."
-        )
-    return face - 1
-
-
 @dataclass
 class FaceService:
     """The face tools over the process-wide cached models, for the servers.
@@ -237,30 +224,33 @@ class FaceService:
         return str(self.classifier.name)
 
     def classify(self, image: Any, face: int | None = None) -> ToolOutput:
-        """Every face's emotion (or one face's), most prominent first."""
-        preds = [p.to_dict() for p in self.classifier.predict(image)]
-        count = len(preds)
+        """Every face's emotion (or one face's), in the order of their numbers (reading order);
+        ``most_prominent`` names the largest, clearest face."""
+        predictions = self.classifier.predict(image)
+        count = len(predictions)
         if face is not None:
-            preds = [preds[_face_index(face, count)]]
+            predictions = [predictions[index_of_number([p.face for p in predictions], face)]]
+        prominent = predictions[0].number
+        preds = [p.to_dict() for p in sorted(predictions, key=lambda p: p.number)]
         lines = "; ".join(prediction_text(p) for p in preds)
         text = f"{count} face{'s' if count != 1 else ''} (model {self.model_name}): {lines}."
-        return ToolOutput(text, {"faces": preds, "model": self.model_name})
+        return ToolOutput(text, {"faces": preds, "most_prominent": prominent, "model": self.model_name})
 
     def explain(
         self,
         image: Any,
-        face: int = 1,
+        face: int | None = None,
         target: str | None = None,
         versus: str | None = None,
         method: str | None = None,
     ) -> ToolOutput:
-        """A CAM heatmap of one face: regions, faithfulness, and the overlay PNG."""
-        count = len(self.classifier.predict(image))  # cached: the explanation reuses this pass
+        """A CAM heatmap of one face (its number; the most prominent when None): regions,
+        faithfulness, and the overlay PNG."""
         explanation = self.load()._explainer.explain(
             image,
             target=target or None,
             method=method or self.default_method,
-            face=_face_index(face, count),
+            face=face,
             versus=versus or None,
         )
         return ToolOutput(explanation.summary(), explanation.to_dict(), explanation.overlay_png)
@@ -273,16 +263,16 @@ class FaceService:
         png = annotate(image, found.boxes()) if found.count else None
         return ToolOutput(found.summary(), found.to_dict(), png)
 
-    def ask(self, image: Any, question: str, face: int = 1) -> ToolOutput:
-        """Answers a question about the visible state of one face."""
-        answer = self.load()._qa.ask(image, question, face=_face_index(face))
+    def ask(self, image: Any, question: str, face: int | None = None) -> ToolOutput:
+        """Answers a question about the visible state of one face (the most prominent when None)."""
+        answer = self.load()._qa.ask(image, question, face=face)
         note = "" if answer.in_scope else " (outside what this answerer can judge reliably)"
-        return ToolOutput(f"face {face}: {answer.text}{note} [{answer.backend}]", answer.to_dict())
+        return ToolOutput(f"face {answer.number}: {answer.text}{note} [{answer.backend}]", answer.to_dict())
 
-    def describe(self, image: Any, face: int = 1) -> ToolOutput:
+    def describe(self, image: Any, face: int | None = None) -> ToolOutput:
         """A short paragraph on the eyes, mouth, brows and head pose of one face."""
-        answer = self.load()._qa.describe(image, face=_face_index(face))
-        return ToolOutput(f"face {face}: {answer.text} [{answer.backend}]", answer.to_dict())
+        answer = self.load()._qa.describe(image, face=face)
+        return ToolOutput(f"face {answer.number}: {answer.text} [{answer.backend}]", answer.to_dict())
 
     def health(self) -> dict[str, Any]:
         """Model and memory figures for ``/health``."""
