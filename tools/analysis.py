@@ -98,7 +98,8 @@ class ImageRecord:
         with self._faces_lock:
             if self._faces is None:
                 try:
-                    self._faces = detect_faces(self.rgb)
+                    # The stored pixels, not the array: detection reads a reduced decode where it can.
+                    self._faces = detect_faces(self.pixels)
                 except NoFaceError as exc:
                     self._no_face, self._faces = exc, []
             if not self._faces:

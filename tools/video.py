@@ -747,14 +747,11 @@ class FrameAnalyzer:
 
     def classify(self, rgb: np.ndarray, faces: list[Any]) -> np.ndarray:
         """Probabilities (faces x classes) of the faces of one frame, in one forward pass."""
-        import torch
-
         if not faces:
             return np.zeros((0, len(self.labels)))
         crops = [self.classifier.align(rgb, f).image for f in faces]
-        # The classifier's own pass (ONNX Runtime where its export matches torch).
-        _, logits = self.classifier._forward(self.classifier.to_input(crops))
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        # The classifier's own pass (ONNX Runtime where the model has a graph).
+        return self.classifier.probabilities(crops)
 
     def process(self, rgb: np.ndarray, t: float, index: int = 0) -> FrameResult:
         """Analyses one RGB frame shown at ``t`` seconds."""
@@ -1289,16 +1286,13 @@ def analyze_video(
 
 @contextlib.contextmanager
 def _torch_threads(threads: int | None) -> Iterator[None]:
-    import torch
+    from tools.device import limit_torch_threads
 
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
+    restore = limit_torch_threads(threads)  # nothing to set when torch is not loaded (ONNX Runtime)
     try:
         yield
     finally:
-        if threads:
-            torch.set_num_threads(before)
+        restore()
 
 
 def _analyze(
