@@ -200,7 +200,8 @@ class ChatSession(VideoSessionMixin):  # video (issue 14): add_video and the fra
             image: a photo sent with the message (added to the session first), or None.
             image_name: its display name.
             on_event: called with ``("tool_start", name, args)`` and ``("tool_end", name, content)``
-                while tools run, for live status.
+                while tools run, and ``("tool_progress", name, {"done": n, "total": m or None})``
+                while a long one (a video analysis) works, for live status.
 
         Returns:
             The reply: text, tools that ran, heatmap PNGs, notices and per-tool results.
@@ -272,12 +273,14 @@ class ChatSession(VideoSessionMixin):  # video (issue 14): add_video and the fra
         # them back with get_state would deserialise the whole conversation twice per turn.
         message = message.model_copy(update={"id": message.id or uuid.uuid4().hex})
         state: dict[str, Any] = {}
+        context = self._tool_context()
+        context.progress = None if on_event is None else _progress_hook(on_event)
         # durability="exit": the conversation is checkpointed once, when the turn ends (also when it
         # fails), instead of after every step; nothing reads the intermediate checkpoints.
         for mode, chunk in agent.stream(
             {"messages": [message]},
             config,
-            context=self._tool_context(),
+            context=context,
             stream_mode=["updates", "values"],
             durability="exit",
         ):
@@ -372,6 +375,16 @@ def _emit(on_event: EventCallback, message: BaseMessage) -> None:
             on_event("tool_end", message.name or "", message_text(message))
     except Exception:
         log.warning("on_event callback failed", exc_info=True)
+
+
+def _progress_hook(on_event: EventCallback) -> Callable[[str, int, int | None], None]:
+    def report(name: str, done: int, total: int | None) -> None:
+        try:
+            on_event("tool_progress", name, {"done": done, "total": total})
+        except Exception:
+            log.warning("on_event callback failed", exc_info=True)
+
+    return report
 
 
 def _jpeg_base64(stored: StoredImage) -> str:

@@ -43,6 +43,7 @@ _VIDEO_LINE = re.compile(r'^- (?P<id>vid\d+): "(?P<name>[^"\n]*)"', re.MULTILINE
 _VIDEO_ID = re.compile(r"\bvid\d+\b", re.IGNORECASE)
 _PHOTO_TOOLS = {"classify_emotion", "explain_prediction", "answer_question", "describe_face"}
 _VIDEO_TOOLS = {"analyze_video", "video_frame"}
+_OVER_TIME = {"changes", "peak", "timeline"}  # requests only a video can answer
 
 _TIME = r"(?P<time>\d{1,2}:\d{1,2}(?::\d{1,2})?(?:\.\d+)?|\d+(?:\.\d+)?\s*(?:s|secs?|seconds?)\b)"
 _FRAME_RE = re.compile(
@@ -190,6 +191,17 @@ def _focus(messages: Sequence[BaseMessage]) -> tuple[str, str] | None:
     return focus
 
 
+def _frame_videos(messages: Sequence[BaseMessage]) -> dict[str, tuple[str, str]]:
+    """Image id of each frame taken from a video -> ("video", that video's id)."""
+    frames: dict[str, tuple[str, str]] = {}
+    for message in messages:
+        if isinstance(message, ToolMessage) and message.name == "video_frame":
+            artifact = message.artifact if isinstance(message.artifact, dict) else {}
+            if artifact.get("image_id") and artifact.get("video_id"):
+                frames[artifact["image_id"]] = ("video", artifact["video_id"])
+    return frames
+
+
 def _known_videos(messages: Sequence[BaseMessage]) -> dict[str, str]:
     videos: dict[str, str] = {}
     for message in messages:
@@ -219,8 +231,11 @@ def plan_video(
     attached_video = [m.group("id") for m in VIDEO_ATTACHMENT_RE.finditer(raw)]
     attached_image = [m.group("id") for m in ATTACHMENT_RE.finditer(raw)]
     focus = _focus(messages[: humans[-1] + 1])
-    on_video = focus is not None and focus[0] == "video"
     request = understand_video(text)
+    if focus is not None and focus[0] == "image" and request is not None and request.kind in _OVER_TIME:
+        # "how did her mood change?" after a frame was taken: a frame has no "over time", its video has
+        focus = _frame_videos(messages).get(focus[1], focus)
+    on_video = focus is not None and focus[0] == "video"
     if request is None:
         if attached_video and not text:
             request = VideoRequest("summary")

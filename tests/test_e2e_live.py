@@ -2,11 +2,12 @@
 
 The camera is Chromium's fake capture device fed a Y4M file made here from the astronaut photo
 (30 frames a second, the face drifting). The app is started with the Makefile's command; WebRTC runs
-over loopback with no ICE servers (offline). The test sees the analysed frames come back: the boxes
-and labels drawn by ``tools.live`` are read off the <video> element's pixels, the page's status line
-names the emotion and the processing rate (printed; never asserted as a speed), STOP ends the
-stream and its worker threads in the server, and "Send this frame to the chat" puts the frame in the
-chat as a photo.
+over loopback with no ICE servers (offline), in a laptop-sized window (1366x768). The test sees the
+analysed frames come back: the boxes and labels drawn by ``tools.live`` in happy's colour are read
+off the <video> element's pixels, the page's status line names the emotion and the processing rate
+(printed; never asserted as a speed) and sits in view beside the video with the send button, STOP
+ends the stream and its worker threads in the server, and "Send this frame to the chat" puts the
+frame in the chat as a photo. The last screenshot is ``artifacts/live.png``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ import numpy as np
 import pytest
 
 from tests import video_clips as clips
-from tests.test_e2e import _browser_paths, app_url  # noqa: F401  (app_url is a fixture)
+from tests.test_e2e import ROOT, _browser_paths, _save_screenshot, app_url  # noqa: F401  (app_url is a fixture)
+from tools.palette import emotion_colour
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.enable_socket]
 
 WAIT = 180  # seconds: the first frames wait for the models to load on a cold, busy CPU
-# Pixels of the first two tracks' colours (magenta, cyan) in the returned video, after VP8 compression.
-MARKS_JS = """
+WINDOW = (1366, 768)  # a common laptop screen
+SCREENSHOT = ROOT / "artifacts" / "live.png"
+HAPPY = emotion_colour("happy")  # the astronaut smiles: her box, label and top bar take this colour
+# Pixels near happy's colour in the returned video, after VP8 compression (the photo has none).
+MARKS_JS = f"""
 const video = arguments[0];
 if (!video || video.readyState < 2 || !video.videoWidth) return -1;
 const canvas = document.createElement('canvas');
@@ -35,11 +40,17 @@ const ctx = canvas.getContext('2d');
 ctx.drawImage(video, 0, 0);
 const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
 let count = 0;
-for (let i = 0; i < data.length; i += 4) {
-  const r = data[i], g = data[i + 1], b = data[i + 2];
-  if ((r > 170 && g < 110 && b > 170) || (r < 90 && g > 170 && b > 190)) count++;
-}
+for (let i = 0; i < data.length; i += 4) {{
+  const dr = data[i] - {HAPPY[0]}, dg = data[i + 1] - {HAPPY[1]}, db = data[i + 2] - {HAPPY[2]};
+  if (Math.abs(dr) + Math.abs(dg) + Math.abs(db) < 90) count++;
+}}
 return count;
+"""
+# Where an element is on the screen: its bottom edge, the window's height, how far the page scrolled.
+IN_VIEW_JS = """
+const box = arguments[0].getBoundingClientRect();
+const scrolled = Array.from(document.querySelectorAll('*')).some(e => e.scrollTop > 0);
+return [box.top, box.bottom, window.innerHeight, scrolled];
 """
 
 
@@ -76,11 +87,14 @@ def camera_browser(tmp_path: Path) -> Iterator[object]:
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={camera}",
-        "--window-size=1280,1000",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    # The page itself, not the window with its frame, gets the laptop's size.
+    metrics = {"width": WINDOW[0], "height": WINDOW[1], "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
         yield driver
     finally:
@@ -155,12 +169,21 @@ def test_live_page_labels_the_camera_stream(camera_browser, app_url: str) -> Non
     driver.switch_to.default_content()
 
     # The status line, refreshed every second from the analyzer: the emotion and the rate.
-    status = re.compile(r"Live · ([\d.]+) frames/s · face \d+: (\w+)")
+    status = re.compile(r"Live · ([\d.]+) frames/s · face \d+: \W*(\w+)")
     wait.until(lambda d: status.search(d.find_element(By.TAG_NAME, "body").text))
     time.sleep(4)  # let the rate settle over a few seconds of streaming
     match = status.search(driver.find_element(By.TAG_NAME, "body").text)
     assert match is not None and match.group(2).lower() == "happy"
     print(f"live pipeline in the app: {float(match.group(1)):.1f} frames/s; {marks} box/label pixels")
+
+    # At 1366x768 the status line and the send button are on screen without scrolling.
+    line = driver.find_element(By.XPATH, "//p[contains(., 'frames/s')]")
+    button = driver.find_element(By.XPATH, "//button[contains(., 'Send this frame to the chat')]")
+    for element in (line, button):
+        top, bottom, height, scrolled = driver.execute_script(IN_VIEW_JS, element)
+        assert 0 <= top and bottom <= height and not scrolled, (element.text, top, bottom, height)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    _save_screenshot(driver, SCREENSHOT)
 
     # STOP ends the stream and frees its worker threads in the server; START brings them back.
     server = _server_process()
@@ -182,9 +205,6 @@ def test_live_page_labels_the_camera_stream(camera_browser, app_url: str) -> Non
     driver.switch_to.default_content()
 
     send = (By.XPATH, "//button[contains(., 'Send this frame to the chat') and not(@disabled)]")
-    driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center'});", wait.until(lambda d: d.find_element(*send))
-    )
     wait.until(lambda d: _click(d, send))
     images = '[data-testid="stChatMessage"] [data-testid="stImage"]'
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, images))

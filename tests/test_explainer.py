@@ -51,8 +51,9 @@ def default_explainer() -> Explainer:
 
 
 @pytest.fixture(scope="module")
-def resnet_classifier(tmp_path_factory: pytest.TempPathFactory) -> EmotionClassifier:
-    """A random-weight ResNet-18 with RAF-CE's 14 labels, through the real checkpoint format.
+def resnet_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight ResNet-18 with RAF-CE's 14 labels, in the real checkpoint format (no graph:
+    it runs in torch).
 
     64 px keeps the method sweep quick; layer3 is then 4x4 (at 112 px it would be 7x7).
     """
@@ -65,8 +66,12 @@ def resnet_classifier(tmp_path_factory: pytest.TempPathFactory) -> EmotionClassi
         input_size=64,
         target_layer="layer3",
     )
-    folder = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "resnet", ResNet18(spec.num_classes), spec)
-    return EmotionClassifier.load(folder, device="cpu")
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "resnet", ResNet18(spec.num_classes), spec)
+
+
+@pytest.fixture(scope="module")
+def resnet_classifier(resnet_folder: Path) -> EmotionClassifier:
+    return EmotionClassifier.load(resnet_folder, device="cpu")
 
 
 def _check(e: Explanation, size: int) -> None:
@@ -251,10 +256,11 @@ def test_region_shares_of_flat_and_empty_maps(crop_landmarks: np.ndarray) -> Non
 
 
 def test_gradcam_reuses_the_cached_forward_pass(
-    astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
+    resnet_folder: Path, astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    classifier = EmotionClassifier.load("default", device="cpu")
+    classifier = EmotionClassifier.load(resnet_folder, device="cpu")
     classifier.cache = AnalysisCache()
+    layer = classifier.spec.target_layer
     record = classifier.record(astronaut)
     classifier.predict(record)  # classify first, as the chat does
     calls: Counter[str] = Counter()
@@ -277,14 +283,39 @@ def test_gradcam_reuses_the_cached_forward_pass(
     finally:
         for handle in handles:
             handle.remove()
-    _check(e, SIZE)
+    _check(e, classifier.spec.input_size)
     # Nothing up to the explained layer ran again: no second forward, no new alignment or detection.
     names = list(classifier.model.stages)
-    before, after = names[: names.index(LAYER) + 1], names[names.index(LAYER) + 1 :]
+    before, after = names[: names.index(layer) + 1], names[names.index(layer) + 1 :]
     assert after and all(calls[name] == 0 for name in before)
     assert aligns["align"] == 0
     # After it: once for the gradient (1 face) and once for the faithfulness batch (1 hot + 4 random).
     assert all(sizes[name] == [1, 5] for name in after)
+
+
+def test_default_gradcam_runs_on_the_head_graph_without_the_torch_network(
+    astronaut: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    classifier = EmotionClassifier.load("default", device="cpu")
+    classifier.cache = AnalysisCache()
+    record = classifier.record(astronaut)
+    classifier.predict(record)
+    channels = classifier.forward_faces(record)[0].activation.shape[1]
+    batches: list[int] = []
+    original = classifier.head_logits
+    monkeypatch.setattr(classifier, "head_logits", lambda a: batches.append(len(a)) or original(a))
+    e = Explainer(classifier).explain(record)
+    _check(e, SIZE)
+    # The affine head's channel weights (one probe batch of channels + 1), then the faithfulness batch.
+    assert batches == [channels + 1, 5]
+    assert classifier._model is None  # the torch network was never built
+    # The same heatmap and figure as autograd and the faithfulness batch through the torch network.
+    monkeypatch.setattr(classifier, "head_logits", original)
+    monkeypatch.setattr(classifier, "_head", None)
+    again = Explainer(classifier, cache_results=False).explain(record)
+    assert classifier._model is not None
+    np.testing.assert_allclose(e.heatmap, again.heatmap, atol=1e-5)
+    assert e.faithfulness == pytest.approx(again.faithfulness, abs=1e-4)
 
 
 # --- threads ------------------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from tests import video_clips as clips
-from tools.live import TRACK_COLOURS, LiveAnalyzer
+from tools.live import LiveAnalyzer
+from tools.palette import emotion_colour
+
+HAPPY = emotion_colour("happy")  # the box and label of a happy face
 
 
 class Clock:
@@ -39,7 +42,7 @@ def test_frames_get_boxes_labels_and_bars(frame: np.ndarray) -> None:
         clock.t = i / 20  # 20 frames a second of camera time
         out = live.process(frame)
     assert out.shape == frame.shape and out is not frame
-    assert _colour_pixels(frame, TRACK_COLOURS[0]) == 0 and _colour_pixels(out, TRACK_COLOURS[0]) > 1000
+    assert _colour_pixels(frame, HAPPY) == 0 and _colour_pixels(out, HAPPY) > 1000
     snap = live.snapshot()
     assert snap.frames == 10 and snap.fps == pytest.approx(20.0)
     (face,) = snap.faces
@@ -70,7 +73,7 @@ def test_callback_keeps_timing_and_size(frame: np.ndarray) -> None:
     incoming.pts, incoming.time_base = 1234, Fraction(1, 90_000)  # as WebRTC delivers them
     out = live.callback(incoming)
     assert (out.width, out.height, out.pts) == (640, 480, 1234) and out.time_base == incoming.time_base
-    assert _colour_pixels(out.to_ndarray(format="rgb24"), TRACK_COLOURS[0]) > 1000
+    assert _colour_pixels(out.to_ndarray(format="rgb24"), HAPPY) > 1000
 
 
 def test_heatmap_runs_beside_the_stream_and_leaves_no_thread(frame: np.ndarray) -> None:

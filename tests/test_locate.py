@@ -135,6 +135,13 @@ def test_find_faces_on_real_photos() -> None:
             ],
             [1, 3, 2, 5, 4],
         ),
+        # three women side by side, the middle one lowest (face-api's demo sample1.jpg): one row
+        ([(412, 357, 596, 599), (1470, 206, 1677, 429), (828, 427, 1029, 664)], [1, 3, 2]),
+        # four women standing, the left one lower (face-api's demo sample6.jpg): one row
+        (
+            [(669, 311, 871, 633), (1173, 299, 1376, 578), (1484, 258, 1699, 552), (255, 475, 469, 757)],
+            [2, 3, 4, 1],
+        ),
         ([], []),
     ],
 )

@@ -103,3 +103,108 @@ def test_serve_imports_only_tools_and_its_server_libraries():
             )
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+def test_a_caller_that_stops_waiting_frees_its_place():
+    queue = WorkQueue(workers=1, max_waiting=1)
+    release = threading.Event()
+    ran: list[str] = []
+
+    async def scenario() -> str:
+        first = asyncio.ensure_future(queue.run(lambda: release.wait(10)))
+        second = asyncio.ensure_future(queue.run(lambda: ran.append("second")))
+        await asyncio.sleep(0.05)
+        assert (queue.pending, queue.busy, queue.waiting) == (2, 1, 1)
+        second.cancel()
+        first.cancel()
+        await asyncio.gather(first, second, return_exceptions=True)
+        assert (queue.pending, queue.waiting, queue.abandoned) == (0, 0, 2)
+        third = asyncio.ensure_future(queue.run(lambda: "third"))  # admitted while the first still runs
+        await asyncio.sleep(0.05)
+        assert (queue.pending, queue.busy) == (1, 1)
+        release.set()
+        return await third
+
+    try:
+        assert asyncio.run(scenario()) == "third"
+        assert ran == []  # the second never started
+    finally:
+        queue.shutdown()
+
+
+def test_long_work_stops_when_told():
+    from benchmarks.photos import media_bytes
+    from tools.serve.service import FaceService, WorkAbandoned
+
+    queue = WorkQueue(workers=1, max_waiting=0)
+    stop = threading.Event()
+    stop.set()
+    service = FaceService()
+    try:
+        with pytest.raises(WorkAbandoned, match="stopped after 1 frames"):
+            asyncio.run(queue.run(lambda: service.video(media_bytes("smile_clip"), fps=5, stop=stop)))
+        assert queue.stopped == 1 and queue.busy == 0
+    finally:
+        queue.shutdown()
+
+
+def _asgi_exchange(app, chunks: list[bytes]) -> tuple[list[dict], bytes]:
+    """Sends ``chunks`` as a POST without Content-Length; returns what was sent back."""
+    incoming = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)
+    ]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": []}
+    asyncio.run(app(scope, receive, send))
+    return sent, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_mcp_requests_too_large_to_read_are_tool_errors():
+    import json
+
+    from tools.serve.mcp_server import _TooLarge
+
+    seen: list[bytes] = []
+
+    async def transport(scope, receive, send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = _TooLarge(transport, max_bytes=1000)
+    small = [b'{"jsonrpc": "2.0", ', b'"id": 1, "method": "ping"}']
+    assert _asgi_exchange(app, small)[1] == b"ok" and seen == [b"".join(small)]  # handed on whole
+
+    # Python's client puts the id first; TypeScript's last, after the arguments.
+    for request in (
+        b'{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "find_faces", "arguments": {"image": "'
+        + b"A" * 5000
+        + b'"}}}',
+        b'{"method": "tools/call", "params": {"arguments": {"image": "'
+        + b"A" * 5000
+        + b'"}}, "jsonrpc": "2.0", "id": "r-7"}',
+    ):
+        sent, body = _asgi_exchange(app, [request[i : i + 700] for i in range(0, len(request), 700)])
+        answer = json.loads(body)
+        assert sent[0]["status"] == 200 and answer["id"] in (7, "r-7")
+        result = answer["result"]
+        assert result["isError"] and result["structuredContent"]["error"]["type"] == "ImageTooLargeError"
+        assert result["content"][0]["text"].startswith("ImageTooLargeError: The request is")
+    assert len(seen) == 1  # the large ones never reached the transport
+    sent, body = _asgi_exchange(
+        app, [b'{"jsonrpc": "2.0", "id": 3, "method": "ping", "x": "' + b"A" * 2000 + b'"}']
+    )
+    assert sent[0]["status"] == 413 and json.loads(body)["error"]["code"] == -32600  # not a tool call

@@ -8,6 +8,7 @@ import base64
 import io
 import os
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tests.conftest import png_bytes
 from tests.serving import ROOT, free_port, server_process
 
 TOOLS = {"classify_emotion", "explain_prediction", "answer_question", "describe_face", "find_faces"}
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def _b64(data: bytes) -> str:
@@ -132,6 +134,9 @@ def test_mcp_over_stdio(tmp_path, astronaut, grace_hopper, chelsea):
                 await call("explain_prediction", {"image": photo, "face": 2}), "InvalidRequestError", "1 face"
             )
             _error(await call("answer_question", {"image": photo, "question": ""}), "InvalidRequestError")
+            _error(
+                await call("describe_face", {"image": photo, "face": "two"}), "InvalidRequestError", "face"
+            )
             # Still serving after all that.
             assert not (await call("classify_emotion", {"image": photo})).isError
 
@@ -200,6 +205,44 @@ def test_mcp_over_http(mcp_url: str, allowed: Path, astronaut):
                 "InvalidRequestError",
                 "outside",
             )
+
+    _run(session())
+
+
+@pytest.mark.enable_socket
+def test_mcp_over_http_keeps_the_session_through_errors(mcp_url: str, astronaut):
+    """Over HTTP too, a photo over the size limit and bad arguments are tool errors in the project's
+    envelope, and the session goes on; the server says its version and lists every tool."""
+    photo = _b64(_jpeg(astronaut))
+    huge = _b64(os.urandom(27 * 2**20))  # 36 MB of base64: more than the server reads
+
+    async def session() -> None:
+        async with streamable_http_client(mcp_url) as (read, write, _), ClientSession(read, write) as s:
+            hello = await s.initialize()
+            assert hello.serverInfo.name == "facial-emotion" and hello.serverInfo.version == VERSION
+            assert all(name in hello.instructions for name in TOOLS)
+
+            result = await s.call_tool("classify_emotion", {"image": huge})
+            text = _error(result, "ImageTooLargeError", "MB", "smaller photo")
+            assert result.structuredContent == {
+                "error": {"type": "ImageTooLargeError", "message": text.split(": ", 1)[1]}
+            }
+            assert not (await s.call_tool("classify_emotion", {"image": photo})).isError  # still connected
+
+            result = await s.call_tool("classify_emotion", {"image": photo, "face": "two"})
+            text = _error(result, "InvalidRequestError", "Invalid arguments for classify_emotion", "face")
+            assert "pydantic" not in text and "validation error" not in text
+            assert result.structuredContent["error"]["type"] == "InvalidRequestError"
+            _error(
+                await s.call_tool("describe_face", {}), "InvalidRequestError", "image: this field is required"
+            )
+            _error(
+                await s.call_tool("read_file", {"path": "/etc/passwd"}),
+                "InvalidRequestError",
+                "no tool",
+                "find_faces",
+            )
+            assert not (await s.call_tool("find_faces", {"image": photo})).isError
 
     _run(session())
 

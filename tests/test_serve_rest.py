@@ -17,6 +17,7 @@ from benchmarks.photos import group_photo
 from tests.bad_inputs import CASES, Case, as_file_bytes
 from tests.conftest import GRACE_HOPPER, png_bytes
 from tests.serving import free_port, server_process
+from tools.faces import reading_order
 
 pytestmark = pytest.mark.enable_socket
 
@@ -87,6 +88,9 @@ def test_every_endpoint(client: httpx.Client, astronaut, grace_hopper):
     group = _jpeg(group_photo()[0])
     faces = _post(client, "/v1/faces", group).json()
     assert faces["count"] >= 8 and len(faces["faces"]) == faces["count"] and faces["annotated_png"]
+    numbers = [f["face"] for f in faces["faces"]]
+    assert numbers == list(range(1, faces["count"] + 1))  # faces 1..n, listed in that order ...
+    assert reading_order([f["box"] for f in faces["faces"]]) == numbers  # ... which is reading order
     assert {"left", "right"} <= {w for f in faces["faces"] for w in f["words"]}
     numbered = _post(client, "/v1/faces?format=png", group)
     assert numbered.headers["content-type"] == "image/png"
@@ -96,7 +100,9 @@ def test_every_endpoint(client: httpx.Client, astronaut, grace_hopper):
     assert {"/health", "/v1/classify", "/v1/explain", "/v1/ask", "/v1/describe", "/v1/faces"} <= set(
         schema["paths"]
     )
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text and "/static-offline-docs/" in docs.text
+    assert client.get("/redoc").headers["content-security-policy"] == "img-src 'self' data:"
 
 
 def test_request_errors_are_json(client: httpx.Client, astronaut):

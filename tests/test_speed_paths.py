@@ -85,15 +85,16 @@ def test_native_gradcam_equals_the_library_on_a_real_face(
     ours = _native_gradcam(forward.activation, head, forward.inputs, target)
     # The same activation and gradient through the library's arithmetic.
     with torch.inference_mode(False), torch.enable_grad():
-        act = forward.activation.detach().clone().requires_grad_()
+        act = torch.from_numpy(forward.activation).clone().requires_grad_()
         (grads,) = torch.autograd.grad(target(head(act))[0], act)
-    np.testing.assert_array_equal(ours, _library_gradcam(act.detach(), grads, forward.inputs))
+    inputs = torch.from_numpy(forward.inputs)
+    np.testing.assert_array_equal(ours, _library_gradcam(act.detach(), grads, inputs))
     # And the library's hooked GradCAM class on a copy of the network, from the pixels.
     from pytorch_grad_cam import GradCAM
 
     model = copy.deepcopy(classifier.model).eval()
     with torch.inference_mode(False), torch.enable_grad(), GradCAM(model, [model.stages[layer]]) as cam:
-        full = cam(input_tensor=forward.inputs.detach().clone(), targets=[target])[0]
+        full = cam(input_tensor=inputs.clone(), targets=[target])[0]
     np.testing.assert_allclose(ours, full, atol=1e-4)
     assert float(ours.max()) > 0.99  # min-max scaled
 

@@ -162,6 +162,68 @@ def test_exported_checkpoint_predicts_with_trained_labels(smoke_run):
     assert hits >= 3
 
 
+_LEAN_CLASSIFY = """
+import json, sys
+from tools.classifier import EmotionClassifier
+
+classifier = EmotionClassifier.load(sys.argv[1])
+predictions = classifier.predict(sys.argv[2])
+print(json.dumps({"backend": classifier.backend, "label": predictions[0].label, "probs": predictions[0].probs,
+                  "torch": "torch" in sys.modules}))
+"""
+
+
+@pytest.mark.slow
+def test_exported_checkpoint_serves_from_its_onnx_graph_without_torch(smoke_run):
+    from tools.classifier import EmotionClassifier
+
+    result, data = smoke_run
+    assert (result.best_dir / "model.onnx").is_file()
+    assert not (result.run_dir / "last" / "model.onnx").exists()  # the resume state has no graph
+    photo = sorted((data / "test" / SYNTHETIC_LABELS[0]).glob("*.png"))[0]
+    out = subprocess.run(
+        [sys.executable, "-c", _LEAN_CLASSIFY, str(result.best_dir), str(photo)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lean = json.loads(out.stdout.strip().splitlines()[-1])
+    assert lean["backend"] == "onnx" and lean["torch"] is False
+    # The same reading as the torch network of the same checkpoint.
+    reference = EmotionClassifier(*load_checkpoint(result.best_dir), device="cpu")
+    assert reference.backend == "onnx"  # its own in-memory export; compare with torch itself:
+    reference._onnx = False
+    want = reference.predict(photo)[0]
+    assert lean["label"] == want.label
+    assert lean["probs"] == pytest.approx(want.probs, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_stale_graph_is_not_used(smoke_run, tmp_path):
+    import shutil
+
+    from tools.classifier import EmotionClassifier
+    from tools.models.checkpoint import checkpoint_graph, save_checkpoint
+
+    result, _ = smoke_run
+    folder = tmp_path / "copy"
+    shutil.copytree(result.best_dir, folder)
+    assert checkpoint_graph(folder) is not None
+    model, spec = load_checkpoint(folder)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # other weights, the old graph left beside them
+    graph = (folder / "model.onnx").read_bytes()
+    save_checkpoint(folder, model, spec)
+    assert not (folder / "model.onnx").exists()  # saving new weights removes the old graph
+    (folder / "model.onnx").write_bytes(graph)
+    assert checkpoint_graph(folder) is None
+    classifier = EmotionClassifier.load(folder)
+    assert classifier._model is not None  # the torch network of the new weights, not the old graph
+
+
 @pytest.mark.slow
 def test_evaluate_cli_writes_reports_and_card_metrics(smoke_run, tmp_path, capsys):
     result, data = smoke_run

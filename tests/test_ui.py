@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,26 +25,43 @@ def _png(size: int = 48) -> bytes:
 
 
 class FakeSession:
-    """Follows the ``agent.ChatSession`` contract with canned results (no models)."""
+    """Follows the ``agent.ChatSession`` contract with canned results (no models).
+
+    A message with "slow" waits for ``gate`` (a test opens it); "everyone" reads three faces.
+    """
 
     instances: list[FakeSession] = []
+    gate = threading.Event()
 
     def __init__(self, model: Any = None, **options: Any) -> None:
         self.model = model
         self.options = options
         self.images: list[tuple[str, str]] = []
         self.sent: list[str] = []
+        self.times: list[tuple[str, float, float]] = []  # (text, start, end) of each turn
         FakeSession.instances.append(self)
 
     def add_image(self, source: Any, name: str | None = None) -> str:
         rgb = load_image(source)  # the real decoder: bad files raise InvalidImageError
         image_id = f"img{len(self.images) + 1}"
         self.images.append((image_id, name or image_id))
-        self.size = rgb.shape
+        self.size, self.rgb = rgb.shape, rgb
         return image_id
 
     def send(self, text: str, image: Any = None, on_event: Any = None) -> Any:
+        start = time.monotonic()
+        try:
+            return self._answer(text, on_event)
+        finally:
+            self.times.append((text, start, time.monotonic()))
+
+    def _answer(self, text: str, on_event: Any) -> Any:
         self.sent.append(text)
+        if "slow" in text:
+            if on_event:
+                on_event("tool_start", "analyze_video", {"video_id": "vid1"})
+                on_event("tool_progress", "analyze_video", {"done": 3, "total": 10})
+            assert FakeSession.gate.wait(30), "the test never opened the gate"
         if "crash" in text:
             raise RuntimeError("boom")
         if not self.images:
@@ -52,8 +71,10 @@ class FakeSession:
             reply.error = "No face found in this image."
             return reply
         image_id = self.images[-1][0]
-        prediction = {"face": 0, "label": "happy", "confidence": 0.9, "box": [10, 10, 40, 40]}
+        prediction = {"face": 1, "label": "happy", "confidence": 0.9, "box": [10, 10, 40, 40]}
         prediction["probs"] = {"angry": 0.02, "happy": 0.9, "neutral": 0.05, "sad": 0.03}
+        if "everyone" in text:
+            return self._group(image_id)
         if "why" in text.lower():
             if on_event:
                 on_event("tool_start", "explain_prediction", {"image_id": image_id})
@@ -65,7 +86,9 @@ class FakeSession:
                 "method": "gradcam",
                 "regions": {"mouth": 0.6, "eyes": 0.3, "other": 0.1},
                 "top_regions": [["mouth", 0.6], ["eyes", 0.3], ["other", 0.1]],
-                "faithfulness_text": "faithful: removing the hottest 20% drops p(happy) by 0.5.",
+                "faithfulness": 0.81,
+                "faithfulness_text": "faithful (score +0.81): p(happy) is saturated near 1, so the test reads its "
+                "log-odds (24.0): removing the hottest 20% of the face lowers them by 76%.",
                 "prediction": prediction,
                 "overlay_png": _png(),
             }
@@ -84,6 +107,36 @@ class FakeSession:
                 f"The chat model {self.model} could not be reached; the offline planner answered."
             ]
         return reply
+
+    def _group(self, image_id: str) -> Any:
+        """Three faces side by side, read by the real annotate (numbered photo)."""
+        from tools.locate import annotate
+
+        height, width = self.size[:2]
+        side = width // 4
+        labels = ("happy", "sad", "neutral")
+        predictions = [
+            {
+                "face": i + 1,
+                "label": label,
+                "confidence": 0.8,
+                "box": [i * side + 10, height // 3, i * side + side, height // 3 + side],
+                "probs": {k: (0.8 if k == label else 0.1) for k in ("happy", "sad", "neutral")},
+            }
+            for i, label in enumerate(labels)
+        ]
+        png = annotate(
+            self.rgb, [p["box"] for p in predictions], [f"{i + 1} {k}" for i, k in enumerate(labels)]
+        )
+        artifact = {
+            "image_id": image_id,
+            "face_count": 3,
+            "predictions": predictions,
+            "labels": ["neutral", "happy", "sad"],
+            "annotated_png": png,
+        }
+        result = SimpleNamespace(tool="classify_emotion", args={}, content="3 faces", artifact=artifact)
+        return _reply("3 faces: happy, sad and neutral.", [result], images=[png])
 
 
 def _reply(text: str, results: list[Any] | None = None, images: list[bytes] | None = None) -> Any:
@@ -234,7 +287,7 @@ def test_settings_sidebar_lists_methods_and_never_downloads(fake_agent: type[Fak
 
 
 def test_find_checkpoints(tmp_path: Path) -> None:
-    import ui
+    from ui_app.parts.sidebar import find_checkpoints
 
     for folder in (
         "checkpoints/a",
@@ -247,7 +300,7 @@ def test_find_checkpoints(tmp_path: Path) -> None:
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "model_card.json").write_text("{}")
     (tmp_path / "checkpoints/empty").mkdir()
-    found = [p.relative_to(tmp_path).as_posix() for p in ui.find_checkpoints(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in find_checkpoints(tmp_path)]
     assert found == ["checkpoints/a", "runs/r1/export", "runs/r2/export_best/x", "runs/r4/best"]
 
 
@@ -298,6 +351,86 @@ def test_unreachable_chat_model_notice_is_shown(fake_agent: type[FakeSession], a
     assert fake_agent.instances[-1].model == "ollama:llama3.1"
     assert any("could not be reached" in info.value for info in at.info)
     assert "happy" in _assistant_text(at)[-1]
+
+
+def _roles_and_texts(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.name, " ".join(md.value for md in m.markdown)) for m in at.chat_message]
+
+
+def test_a_message_sent_during_a_turn_is_answered_after_it(fake_agent: type[FakeSession], astronaut) -> None:
+    fake_agent.gate.clear()
+    at = _app()
+    at.chat_input[0].set_value("slow: what emotion is this?").upload(
+        "astronaut.png", png_bytes(astronaut), "image/png"
+    )
+    # The page is stopped while the first turn works, as Streamlit stops it for a new message.
+    with pytest.raises(RuntimeError, match="timed out"):
+        at.run(timeout=2)
+    opener = threading.Timer(1.0, fake_agent.gate.set)  # the first turn ends while the page waits
+    opener.start()
+    try:
+        _send(at, "Is the mouth open?")
+    finally:
+        opener.cancel()
+    session = fake_agent.instances[-1]
+    assert session.sent == ["slow: what emotion is this?", "Is the mouth open?"]
+    (_, _, first_end), (_, second_start, _) = session.times
+    assert second_start >= first_end  # queued, not run beside the first
+    roles = [role for role, _ in _roles_and_texts(at)]
+    assert roles == ["user", "assistant", "user", "assistant"]
+    assert "slow" in _roles_and_texts(at)[0][1] and "happy" in _roles_and_texts(at)[1][1]
+    assert "mouth" in _roles_and_texts(at)[2][1]
+
+
+def test_a_group_gets_the_numbered_photo_a_crop_per_face_and_one_chart(
+    fake_agent: type[FakeSession], astronaut
+) -> None:
+    at = _send(_app(), "what's everyone feeling?", ("group.png", png_bytes(astronaut), "image/png"))
+    last = at.chat_message[-1]
+    assert last.name == "assistant"
+    captions = [image.proto.imgs[0].caption for image in last.image]
+    assert "group.png: the faces, numbered left to right, then top to bottom" in captions[0]
+    assert captions[1:] == ["1 · happy 80%", "2 · sad 80%", "3 · neutral 80%"]
+    assert len(_charts(at)) == 1  # one chart for the three faces, not one each
+
+
+def test_why_puts_the_technical_figures_behind_an_expander(fake_agent: type[FakeSession], astronaut) -> None:
+    at = _send(_app(), "What emotion is this?", ("astronaut.png", png_bytes(astronaut), "image/png"))
+    _send(at, "why?")
+    last = at.chat_message[-1]
+    plain = " ".join(md.value for md in last.markdown)
+    assert "looked mostly at the mouth (60%)" in plain and "log-odds" not in plain.split("The heat lies")[0]
+    (details,) = last.expander
+    assert details.label == "Technical details"
+    technical = " ".join(md.value for md in details.markdown)
+    assert "log-odds (24.0)" in technical and "Faithfulness score: +0.810" in technical
+    assert at.status[-1].label == "Done: computing the heatmap"  # words, not the tool's name
+
+
+def test_several_files_in_one_message_are_added_in_order_with_one_answer(
+    fake_agent: type[FakeSession], astronaut, grace_hopper
+) -> None:
+    at = _app()
+    chat = at.chat_input[0].set_value("What emotion is this?")
+    chat.upload("first.png", png_bytes(astronaut), "image/png")
+    chat.upload("second.jpg", png_bytes(grace_hopper, "JPEG"), "image/jpeg")
+    at.run()
+    assert not at.exception, at.exception
+    session = fake_agent.instances[-1]
+    assert [name for _, name in session.images] == ["first.png", "second.jpg"]
+    assert session.sent == ["What emotion is this?"]
+    user = [m for m in at.chat_message if m.name == "user"]
+    assert len(user) == 1 and [i.proto.imgs[0].caption for i in user[0].image] == ["first.png", "second.jpg"]
+    assert len([m for m in at.chat_message if m.name == "assistant"]) == 1
+
+
+def test_several_files_from_the_sidebar_are_one_message(fake_agent: type[FakeSession], astronaut) -> None:
+    at = _app()
+    files = [("a.png", png_bytes(astronaut), "image/png"), ("b.png", png_bytes(astronaut[::-1]), "image/png")]
+    at.sidebar.file_uploader[0].set_value(files).run()
+    assert not at.exception, at.exception
+    assert [name for _, name in fake_agent.instances[-1].images] == ["a.png", "b.png"]
+    assert "Got 2 photos: a.png and b.png" in _assistant_text(at)[-1]
 
 
 # --- the real agent (offline planner, default models) ----------------------------------------------

@@ -194,6 +194,9 @@ def test_two_real_faces_crossing_keep_their_ids(classifier):
     other_xs = [(f.box[0] + f.box[2]) / 2 for _, f in by_track[other]]
     assert all(b <= a + 5 for a, b in itertools.pairwise(other_xs))
     assert result.dominant(hers) != result.dominant(other)
+    story = result.story()  # each face told in turn
+    assert f"face {hers} is {result.dominant(hers)} the whole time" in story
+    assert f"face {other} is {result.dominant(other)} the whole time" in story
 
 
 def _box(cx: float, cy: float, side: float = 100.0) -> tuple[float, float, float, float]:

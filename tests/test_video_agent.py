@@ -13,6 +13,7 @@ from agent import AgentSettings, ChatSession
 from agent.video_plan import understand_video
 from tests import video_clips as clips
 from tools.classifier import default_classifier
+from tools.video import format_time
 
 OFFLINE = AgentSettings()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -53,7 +54,8 @@ def _artifact(reply: Any, tool: str) -> dict:
 def test_a_video_with_no_words_gets_a_summary(session: ChatSession, labels) -> None:
     reply = session.send("")
     assert reply.tool_calls == ["analyze_video"]
-    assert "halves.mp4" in reply.text and f"mostly {labels[0]}" in reply.text
+    assert f"halves.mp4 (0:06, 30 frames analysed): the face is {labels[0]} from 0:00 to 0:03" in reply.text
+    assert f"then {labels[1]} to the end" in reply.text and "smoothed over ~0.5 s" in reply.text
     artifact = _artifact(reply, "analyze_video")
     assert artifact["summary"]["tracks"][0]["dominant"] == labels[0]
     assert artifact["csv"].startswith("t,frame,track") and artifact["timeline"]
@@ -64,7 +66,7 @@ def test_how_did_her_mood_change(session: ChatSession, labels) -> None:
     assert reply.tool_calls == ["analyze_video"] and reply.results[0].args["focus"] == "changes"
     assert f"{labels[0]} → {labels[1]}" in reply.text
     (change,) = _artifact(reply, "analyze_video")["summary"]["tracks"][0]["changes"]
-    assert 3.0 <= change["t"] <= 4.0 and f"at {change['t']:.1f}"[3:] in reply.text.replace("0:0", "")
+    assert 3.0 <= change["t"] <= 4.0 and f"changes once: at {format_time(change['t'])} " in reply.text
 
 
 def test_when_was_she_happiest(session: ChatSession, labels) -> None:
@@ -74,7 +76,10 @@ def test_when_was_she_happiest(session: ChatSession, labels) -> None:
     peak = _artifact(reply, "analyze_video")["summary"]["tracks"][0]["peaks"]["happy"]
     happy_half = 0 if labels[0] == "happy" else 3
     assert happy_half <= peak["t"] < happy_half + 3.0
-    assert "most happy at 0:0" in reply.text
+    assert peak["start_s"] == pytest.approx(happy_half, abs=0.5) and peak["end_s"] == pytest.approx(
+        happy_half + 3, abs=0.5
+    )
+    assert f"looks most happy from 0:0{happy_half} to " in reply.text and "smoothed" in reply.text
 
 
 def test_show_the_timeline(session: ChatSession, labels) -> None:

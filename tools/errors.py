@@ -16,6 +16,7 @@ __all__ = [
     "InvalidRequestError",
     "CapacityError",
     "InvalidVideoError",
+    "VideoTooLargeError",
 ]
 
 
@@ -53,3 +54,7 @@ class CapacityError(FaceAgentError):
 
 class InvalidVideoError(FaceAgentError, ValueError):
     """The input could not be read as a video (not a video, broken, no video track, over a limit)."""
+
+
+class VideoTooLargeError(InvalidVideoError):
+    """The video file is larger than the size limit (its bytes, before anything is decoded)."""

@@ -17,6 +17,11 @@ the layer its model card names (``spec.target_layer``):
 - Faithfulness: how much the target's probability drops when what the explained layer sees in the
   hottest 20% of the face is removed, minus the mean drop for random 20% regions (fixed seed,
   deterministic; one small batched pass through the layers after the explained one).
+- Without torch: when the layers after the explained one are affine (the default model's average
+  pooling and linear layer, shipped as an ONNX head graph), Grad-CAM's gradient is a constant that
+  the classifier reads off that graph (``EmotionClassifier.cam_weights``), and the faithfulness
+  batch runs through the same graph: the default explanation imports no torch. Other methods and
+  other networks load torch on first use.
 
 Compute (``cam_heatmap``, ``region_shares``, ``faithfulness``) is kept apart from presentation
 (``overlay``, ``full_overlay``, ``png_bytes``); an ``Explanation`` renders its PNGs on first use.
@@ -33,20 +38,23 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
-from torch import nn
 
 from tools.analysis import ImageRecord
-from tools.classifier import EmotionClassifier, FaceForward, Prediction, default_classifier
+from tools.classifier import EmotionClassifier, FaceForward, Prediction, default_classifier, softmax
+from tools.device import import_torch
 from tools.errors import InvalidRequestError
 from tools.faces import REGIONS, index_of_number, region_masks
 from tools.images import ImageInput
 from tools.labels import display_name, normalize_label
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 __all__ = [
     "METHODS",
@@ -58,6 +66,7 @@ __all__ = [
     "resolve_method",
     "cam_heatmap",
     "gradcam_from_gradients",
+    "gradcam_from_weights",
     "region_shares",
     "top_regions",
     "faithfulness",
@@ -211,30 +220,31 @@ class _Target:
 @contextmanager
 def _gradients() -> Iterator[None]:
     # CAM needs autograd even when a caller sits inside no_grad or inference_mode.
+    torch = import_torch()
     with torch.inference_mode(False), torch.enable_grad():
         yield
+
+
+def _tensor(array: Any) -> torch.Tensor:
+    """A torch tensor of a cached array (the classifier keeps numpy; torch only where a method needs it)."""
+    torch = import_torch()
+    return array if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
 
 
 # --- compute: heatmaps ----------------------------------------------------------------------------
 
 
-class _Probe(nn.Module):
-    """A stand-in network for CAM objects used only for their weighting formulas.
-
-    pytorch-grad-cam registers hooks on the network it is given; the cached-activation path needs
-    none, so its CAM objects hook this dummy and the shared classifier stays untouched.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.layer = nn.Identity()
-        self.anchor = nn.Parameter(torch.zeros(1), requires_grad=False)
-
-
 @cache
 def _formula(cls: type) -> Any:
-    """One CAM object per method, used only for ``get_cam_image`` (stateless, so shared by threads)."""
-    probe = _Probe()
+    """One CAM object per method, used only for ``get_cam_image`` (stateless, so shared by threads).
+
+    pytorch-grad-cam registers hooks on the network it is given; the cached-activation path needs
+    none, so its CAM objects hook a stand-in network and the shared classifier stays untouched.
+    """
+    torch = import_torch()
+    probe = torch.nn.Module()
+    probe.layer = torch.nn.Identity()
+    probe.anchor = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
     return cls(probe, [probe.layer])
 
 
@@ -253,7 +263,7 @@ def _scale_cam(cams: np.ndarray, size: tuple[int, int] | None = None) -> np.ndar
     return np.float32(result)
 
 
-def _finish_cam(cam: np.ndarray, inputs: torch.Tensor) -> np.ndarray:
+def _finish_cam(cam: np.ndarray, inputs: Any) -> np.ndarray:
     # BaseCAM.compute_cam_per_layer + aggregate_multi_layers, for one layer and one image.
     cam = np.maximum(cam, 0)
     scaled = _scale_cam(cam, (inputs.shape[-1], inputs.shape[-2]))
@@ -272,7 +282,11 @@ def gradcam_from_gradients(activations: np.ndarray, grads: np.ndarray) -> np.nda
         (N, h, w) raw maps (before ReLU and scaling), exactly as pytorch-grad-cam's ``GradCAM``
         computes them (numpy float32, same reductions).
     """
-    weights = np.mean(grads, axis=(2, 3))
+    return gradcam_from_weights(activations, np.mean(grads, axis=(2, 3)))
+
+
+def gradcam_from_weights(activations: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted sum of the channels of (N, C, h, w) activations with (N, C) channel weights."""
     return (weights[:, :, None, None] * activations).sum(axis=1)
 
 
@@ -285,16 +299,17 @@ def _layer_gradients(
     """The target's gradient with respect to a cached activation: a backward through ``head`` only."""
     # The cached tensor is shared: a detached alias becomes this call's own leaf.
     # contiguous(): a channels-last activation sends CPU convolutions down slow paths.
-    activations = activation.detach().contiguous().requires_grad_()
+    torch = import_torch()
+    activations = _tensor(activation).detach().contiguous().requires_grad_()
     score = target(head(activations))[0]
     (grads,) = torch.autograd.grad(score, activations, create_graph=create_graph)
     return activations, grads
 
 
 def _native_gradcam(
-    activation: torch.Tensor,
+    activation: torch.Tensor | np.ndarray,
     head: Callable[[torch.Tensor], torch.Tensor],
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | np.ndarray,
     target: _Target,
 ) -> np.ndarray:
     """Grad-CAM from a cached activation, without pytorch-grad-cam (same numbers as its GradCAM)."""
@@ -306,15 +321,16 @@ def _native_gradcam(
 
 def _cam_from_activation(
     cls: type,
-    activation: torch.Tensor,
+    activation: torch.Tensor | np.ndarray,
     head: Callable[[torch.Tensor], torch.Tensor],
-    inputs: torch.Tensor,
+    inputs: torch.Tensor | np.ndarray,
     target: _Target,
 ) -> np.ndarray:
     """pytorch-grad-cam's per-layer pipeline on a cached activation (no hooks, no forward up to it)."""
     cam_object = _formula(cls)
+    inputs = _tensor(inputs)
     with _gradients():
-        activations: Any = activation.detach().contiguous()
+        activations: Any = _tensor(activation).detach().contiguous()
         grads: Any = None
         if cam_object.uses_gradients:
             create_graph = not cam_object.detach  # Shapley-CAM differentiates the gradient again
@@ -360,7 +376,7 @@ def _quiet_progress_bars() -> None:
 
 
 def _cam_on_model(
-    cls: type, model: nn.Module, layer: str, inputs: torch.Tensor, target: _Target
+    cls: type, model: nn.Module, layer: str, inputs: torch.Tensor | np.ndarray, target: _Target
 ) -> np.ndarray:
     """Runs a pytorch-grad-cam class itself, on a private copy of the network, one call at a time."""
     _quiet_progress_bars()
@@ -369,7 +385,7 @@ def _cam_on_model(
     with entry.lock, _gradients():
         layers = [] if cls.__name__ == "FullGrad" else [entry.model.stages[layer]]
         with cls(entry.model, layers) as cam:
-            result = cam(input_tensor=inputs.detach().clone().contiguous(), targets=[target])
+            result = cam(input_tensor=_tensor(inputs).detach().clone().contiguous(), targets=[target])
     if result is None:  # its ``with`` block swallows IndexError; targets are validated before
         raise InvalidRequestError(
             f"{cls.__name__} failed on this model's output (target index out of range)."
@@ -397,20 +413,34 @@ def cam_heatmap(
         InvalidRequestError: for an unknown method or a class index the model does not have.
     """
     name = resolve_method(method)
-    num_classes = int(forward.logits.shape[-1])
+    num_classes = int(np.shape(forward.logits)[-1])
     for index in (target, versus):
         if index is not None and not 0 <= index < num_classes:
             raise InvalidRequestError(f"Class index {index} is out of range for a {num_classes}-class model.")
     goal = _Target(target, versus)
     layer = classifier.spec.target_layer
-    head = partial(classifier.model.forward_from, name=layer)
-    if name in _NATIVE:
-        heat = _native_gradcam(forward.activation, head, forward.inputs, goal)
+    weights = (
+        classifier.cam_weights(np.shape(forward.activation))
+        if name in _NATIVE and np.ndim(forward.activation) == 4
+        else None
+    )
+    if weights is not None:  # an affine head: the gradient is a constant, no autograd (no torch)
+        channels = weights[target] - (weights[versus] if versus is not None else 0.0)
+        heat = _finish_cam(gradcam_from_weights(forward.activation, channels[None]), forward.inputs)
+    elif name in _NATIVE:
+        heat = _native_gradcam(forward.activation, _torch_head(classifier), forward.inputs, goal)
     elif name in _RUN_ON_MODEL:
         heat = _cam_on_model(METHODS[name], classifier.model, layer, forward.inputs, goal)
     else:
-        heat = _cam_from_activation(METHODS[name], forward.activation, head, forward.inputs, goal)
+        heat = _cam_from_activation(
+            METHODS[name], forward.activation, _torch_head(classifier), forward.inputs, goal
+        )
     return np.clip(np.nan_to_num(heat.astype(np.float32)), 0.0, 1.0)
+
+
+def _torch_head(classifier: EmotionClassifier) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The torch stages after the explained layer (activation -> logits), for autograd."""
+    return partial(classifier.model.forward_from, name=classifier.spec.target_layer)
 
 
 # --- compute: regions and faithfulness ----------------------------------------------------------
@@ -495,8 +525,8 @@ def _top_mask(values: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def faithfulness(
-    head: Callable[[torch.Tensor], torch.Tensor],
-    activation: torch.Tensor,
+    head: Callable[[np.ndarray], np.ndarray],
+    activation: np.ndarray,
     heatmap: np.ndarray,
     target: int,
     versus: int | None = None,
@@ -516,7 +546,8 @@ def faithfulness(
     ``1 + draws`` full ones.
 
     Args:
-        head: the network after the explained layer (activation -> logits).
+        head: the network after the explained layer, activations -> logits as arrays
+            (``EmotionClassifier.head_logits``).
         activation: the (1, C, h, w) activation of the explained layer for the face.
         heatmap: the heatmap on the face crop (any size; averaged down to the h x w grid).
         target: index of the class explained.
@@ -527,8 +558,8 @@ def faithfulness(
         draws: number of random regions.
         seed: random seed (the figure is deterministic).
     """
-    act = activation.detach()
-    if act.dim() != 4:
+    act = np.asarray(activation, np.float32)
+    if act.ndim != 4:
         raise InvalidRequestError("The faithfulness test needs a convolutional layer (N, C, H, W).")
     grid_h, grid_w = int(act.shape[-2]), int(act.shape[-1])
     cells = cv2.resize(np.asarray(heatmap, np.float32), (grid_w, grid_h), interpolation=cv2.INTER_AREA)
@@ -539,15 +570,13 @@ def faithfulness(
         mask = np.zeros(grid_h * grid_w, bool)
         mask[rng.choice(grid_h * grid_w, size=count, replace=False)] = True
         masks.append(mask.reshape(grid_h, grid_w))
-    fill = act.mean(dim=(2, 3), keepdim=True)
-    removed = torch.from_numpy(np.stack(masks)[:, None]).to(act.device)
-    batch = torch.where(removed, fill, act)
+    fill = act.mean(axis=(2, 3), keepdims=True)
+    batch = np.where(np.stack(masks)[:, None], fill, act)
     if base_probs is None or base_logits is None:
-        batch = torch.cat([act, batch])
-    with torch.no_grad():
-        logits = head(batch).float()
-    probs = torch.softmax(logits, dim=1).cpu().numpy()
-    logits_np = logits.cpu().numpy().astype(np.float64)
+        batch = np.concatenate([act, batch])
+    logits = np.asarray(head(batch), np.float32)
+    probs = softmax(logits)
+    logits_np = logits.astype(np.float64)
     if base_probs is None or base_logits is None:
         base_probs, probs = probs[0], probs[1:]
         base_logits, logits_np = logits_np[0], logits_np[1:]
@@ -928,15 +957,14 @@ class Explainer:
         heat = cam_heatmap(self.classifier, forward, method, t, v)
         ahead = _render_in_background(forward.aligned.image, heat) if self.render_ahead else None
         shares = region_shares(heat, forward.aligned.landmarks)
-        head = partial(self.classifier.model.forward_from, name=self.classifier.spec.target_layer)
         trust = faithfulness(
-            head,
-            forward.activation.contiguous(),
+            self.classifier.head_logits,
+            forward.activation,
             heat,
             t,
             v,
             base_probs=forward.probs,
-            base_logits=forward.logits.float().cpu().numpy(),
+            base_logits=np.asarray(forward.logits, np.float32),
         )
         prediction = self.classifier.predict(record)[face]
         layer = FULL_GRAD_LAYER if method == "fullgrad" else self.classifier.spec.target_layer
@@ -956,7 +984,7 @@ class Explainer:
             ),
             prediction=prediction,
             grid=tuple(int(n) for n in forward.activation.shape[-2:])
-            if forward.activation.dim() == 4
+            if np.ndim(forward.activation) == 4
             else None,
             face_image=forward.aligned.image,
             photo=record.pixels.array,

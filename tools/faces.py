@@ -1,16 +1,19 @@
 """Faces: detection (RetinaFace by default, dlib HOG selectable), landmarks, alignment, regions.
 
 **Detection.** The default detector is RetinaFace-MobileNet0.25 (``tools.models.retinaface``), run
-through ONNX Runtime (exported in memory once per process; torch when onnxruntime is missing). It
-gives a box, a probability and five landmarks (eyes, nose tip, mouth corners) per face, which is all
-the classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to at most
-``DETECT_SIDE`` pixels; when that first pass finds nothing, a crowd or a small face in a large photo, a second
-pass at up to ``DETECT_SIDE_FINE`` looks for faces too small for the first (see ``RetinaFaceDetector``).
-``FACE_AGENT_DETECTOR=hog`` selects dlib's HOG detector instead, as before.
+through ONNX Runtime from its committed graph (``tools.models.graphs``; torch when onnxruntime is
+missing). It gives a box, a probability and five landmarks (eyes, nose tip, mouth corners) per face,
+which is all the classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to
+at most ``DETECT_SIDE`` pixels; when that first pass finds nothing, a small face or faces at very
+different depths in a large photo, a second pass at up to ``DETECT_SIDE_FINE`` looks for faces too
+small for the first; a group of faces of one size gets only their neighbourhoods measured again at
+that scale (see ``RetinaFaceDetector``). Given a photo's stored pixels, each pass reads the smallest
+decode of it that has the pass's resolution. ``FACE_AGENT_DETECTOR=hog`` selects dlib's HOG detector.
 
 **Landmarks.** dlib's 68-point shape predictor runs only when something needs the 68 points (the
-geometry answerer, the explainer's facial regions), on a small upright crop cut at detection time, so
-classifying a photo never pays for it and a face holds no reference to the whole photo.
+geometry answerer, the explainer's facial regions), on a small upright crop cut at detection time
+(or, for a photo detected on a reduced decode, when the points are first asked for), so classifying
+a photo never pays for it and a face holds no reference to the whole decoded photo.
 
 Tight face crops such as RAF-DB's aligned 100x100 images or FER-2013's 48x48 ones, where the face
 fills the frame, are padded before detection; a small square image in which even that finds nothing
@@ -25,10 +28,8 @@ reading order (``reading_order``): rows from top to bottom, left to right within
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +52,7 @@ __all__ = [
     "detector_name",
     "detect_faces",
     "align_face",
+    "alignment_scale",
     "region_masks",
     "REGIONS",
     "landmark_model_path",
@@ -74,9 +76,12 @@ FACE_PROB = 0.7
 # subset) and textures up to 0.75 (its 100 non-face patches): a stricter threshold there.
 TIGHT_FACE_PROB = 0.8
 NMS_IOU = 0.4
-# The finer pass runs when the first pass suggests faces may have been too small for it: several
-# faces (a group photo) or one under this many pixels at the working scale.
+# The finer pass runs when the first pass suggests faces may have been too small for it: one under
+# this many pixels at the working scale, or faces whose sides differ this many times (people at
+# several distances: some may be further still). On the group photos of face-api's demos (1920 px,
+# 3-5 people at one distance, faces 160-280 px) the finer pass found no face the first had not.
 FINE_TRIGGER_SIDE = 40
+FINE_TRIGGER_SPREAD = 2.0
 # Two faces are in one row of a group photo when their boxes share this much of the smaller height.
 ROW_OVERLAP = 0.3
 
@@ -425,51 +430,28 @@ class RetinaFaceDetector:
     name = "retinaface"
 
     def __init__(self, backend: str = "auto", threads: int | None = None) -> None:
-        from tools.models.retinaface import load_retinaface
-
-        self._torch_model = load_retinaface()
-        self._session = None
         if backend not in ("auto", "onnx", "torch"):
             raise InvalidRequestError(f"Unknown detector backend {backend!r}; use auto, onnx or torch.")
+        self._torch_model = None
+        self._session = None
         if backend in ("auto", "onnx"):
+            from tools.models.graphs import RETINAFACE, session
+
             try:
-                self._session = self._onnx_session(threads)
-            except Exception as exc:  # no runtime, or an export it cannot run: torch works
+                # The committed graph (scripts/export_onnx.py): no torch, no export at start-up.
+                self._session = session(RETINAFACE.read(), threads or min(2, os.cpu_count() or 1))
+            except ModelUnavailableError as exc:  # no runtime, or the graph is missing: torch works
                 if backend == "onnx":
                     raise ModelUnavailableError(
                         f"The ONNX Runtime detector is unavailable ({exc}): `pip install onnxruntime`, "
                         "or use backend='torch'."
                     ) from exc
+        if self._session is None:
+            from tools.models.retinaface import load_retinaface
+
+            self._torch_model = load_retinaface()
         self.backend = "onnx" if self._session is not None else "torch"
         self._lock = threading.Lock()  # the torch path shares one module; ORT sessions are thread-safe
-
-    def _onnx_session(self, threads: int | None):
-        import onnxruntime as ort
-        import torch
-
-        # Exported in memory, once per process (~0.3 s): nothing is written to disk.
-        buffer = io.BytesIO()
-        example = torch.zeros(1, 3, 320, 320)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its retirement
-            torch.onnx.export(
-                self._torch_model,
-                (example,),
-                buffer,
-                dynamo=False,
-                input_names=["input"],
-                output_names=["boxes", "scores", "landmarks"],
-                dynamic_axes={"input": {2: "height", 3: "width"}},
-                opset_version=17,
-            )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # No spin-waiting: spinning threads would steal the cores from the classifier's torch pass
-        # that follows, and from concurrent requests (measured: a whole classify 25% slower).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
     def _run(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw outputs for one RGB uint8 image (H, W, 3)."""
@@ -483,7 +465,7 @@ class RetinaFaceDetector:
             import torch
 
             with self._lock, torch.inference_mode():
-                boxes, scores, landmarks = (t.numpy() for t in self._torch_model(torch.from_numpy(x)))
+                boxes, scores, landmarks = (t.numpy() for t in self._torch_model(torch.from_numpy(x)))  # type: ignore[misc]
         return boxes[0], scores[0], landmarks[0]
 
     def _pass(
@@ -516,7 +498,10 @@ class RetinaFaceDetector:
         """Finds faces, most prominent first.
 
         Args:
-            image: anything ``load_image`` accepts (an RGB array is used as is).
+            image: anything ``load_image`` accepts (an RGB array is used as is), or a photo's
+                stored pixels (``tools.pixels.StoredPixels``): each pass then reads the smallest
+                decode that has its resolution, and the full photo is decoded only for a pass that
+                needs it or when the 68 landmarks are first asked for.
             max_faces: keep at most this many.
             min_score: detections with a lower face probability are dropped (the detector's own
                 threshold, ``FACE_PROB``, applies anyway).
@@ -524,28 +509,44 @@ class RetinaFaceDetector:
         Returns:
             The faces found, possibly none.
         """
-        rgb = image if _is_rgb_array(image) else load_image(image)
-        h, w = rgb.shape[:2]
+        source = image if _is_pixel_source(image) else None
+        rgb = None if source is not None else (image if _is_rgb_array(image) else load_image(image))
+        h, w = (source.shape if source is not None else rgb.shape)[:2]  # type: ignore[union-attr]
+
+        def pixels(scale: float) -> tuple[np.ndarray, float]:
+            return source.reduced(scale) if source is not None else (rgb, 1.0)  # type: ignore[return-value]
+
         long_side = max(h, w)
         tight = long_side <= CROP_SIDE
         if tight:
             # A tight crop: the face fills the frame; give the anchors room and enough pixels.
+            rgb = pixels(1.0)[0]
             pad = int(round(0.3 * long_side))
             found = self._pass(rgb, max(1.0, 320 / (long_side + 2 * pad)), pad)
         else:
             scale = min(1.0, DETECT_SIDE / long_side)
-            found = self._pass(rgb, scale)
+            found = self._scaled_pass(pixels, scale)
+            fine_scale = min(1.0, DETECT_SIDE_FINE / long_side)
+            sides = [_side(b) for b, _, _ in found]
             if long_side > DETECT_SIDE and (
-                not found or len(found) >= 2 or min(_side(b) for b, _, _ in found) * scale < FINE_TRIGGER_SIDE
+                not found
+                or min(sides) * scale < FINE_TRIGGER_SIDE
+                or max(sides) >= FINE_TRIGGER_SPREAD * min(sides)
             ):
-                # Nothing, a crowd, or a small face: faces under ~16 px at the first scale may have
-                # been missed. A portrait (one face of a fair size) never pays for this pass.
-                fine = self._pass(rgb, min(1.0, DETECT_SIDE_FINE / long_side))
-                found = _merge(found, fine)
+                # Nothing, a small face, or faces at very different depths: faces under ~16 px at the
+                # first scale may have been missed. A portrait, or a group of people at one distance
+                # from the camera (faces of a fair size), never pays for this pass.
+                found = _merge(found, self._scaled_pass(pixels, fine_scale))
+            elif long_side > DETECT_SIDE and len(found) >= 2:
+                # A group at one distance: the finer pass could add no face, but a group's five
+                # points have always been measured at its scale; measure them there, face by face.
+                found = self._refine(pixels, found, fine_scale)
             if not found:
                 # The network is not mirror-symmetric: a profile facing one way can score under the
                 # threshold while its mirror image does not. Only photos with no face pay for this.
-                found = _unmirror(self._pass(np.ascontiguousarray(rgb[:, ::-1]), scale), w)
+                array, factor = pixels(scale)
+                mirrored = self._pass(np.ascontiguousarray(array[:, ::-1]), scale / factor)
+                found = _rescaled(_unmirror(mirrored, array.shape[1]), factor)
         faces = []
         for box, prob, points in found:
             if prob < max(min_score, TIGHT_FACE_PROB if tight else 0.0):
@@ -558,12 +559,85 @@ class RetinaFaceDetector:
                     (round(x0), round(y0), round(x1), round(y1)),
                     round(prob, 4),
                     points5=points.astype(np.float64),
-                    fit=_lazy_landmarks(rgb, points.astype(np.float64)),
+                    fit=_lazy_landmarks(rgb, points.astype(np.float64))
+                    if source is None
+                    else _deferred_landmarks(source.array, points.astype(np.float64)),
                     detector=self.name,
                 )
             )
         faces.sort(key=lambda f: f.prominence, reverse=True)
         return faces[:max_faces]
+
+    def _scaled_pass(
+        self, pixels: Callable[[float], tuple[np.ndarray, float]], scale: float
+    ) -> list[tuple[np.ndarray, float, np.ndarray]]:
+        """``_pass`` at ``scale`` of the full photo, run on the smallest decode that has it."""
+        array, factor = pixels(scale)
+        return _rescaled(self._pass(array, scale / factor), factor)
+
+    def _refine(
+        self, pixels: Callable[[float], tuple[np.ndarray, float]], found: list, scale: float
+    ) -> list[tuple[np.ndarray, float, np.ndarray]]:
+        """The faces found, each measured again (box, probability, five points) at ``scale``, on its
+        own neighbourhood (half a face of room around it; points that are not plausible keep the
+        first measure): a fraction of a whole pass at that scale, with five points as close to
+        dlib's 68-point fit as the whole pass's (27 faces of the group photos of
+        ``benchmarks.photos.MEDIA``: mean distance 0.093 of the inter-ocular distance, as the whole
+        pass's; the first pass's, 0.113)."""
+        from tools.models.retinaface import decode, prior_boxes
+
+        array, factor = pixels(scale)
+        local = scale / factor
+        h, w = array.shape[:2]
+        out = []
+        for box, prob, points in found:
+            x0, y0, x1, y1 = (float(v) * factor for v in box)
+            room = 0.5 * max(x1 - x0, y1 - y0)
+            left, top = int(max(0.0, x0 - room)), int(max(0.0, y0 - room))
+            right, bottom = int(min(w, np.ceil(x1 + room))), int(min(h, np.ceil(y1 + room)))
+            region = array[top:bottom, left:right]
+            size = (max(1, round((right - left) * local)), max(1, round((bottom - top) * local)))
+            if size != (right - left, bottom - top):
+                region = cv2.resize(
+                    region, size, interpolation=cv2.INTER_AREA if local < 1 else cv2.INTER_LINEAR
+                )
+            offsets, probs, landmark_offsets = self._run(np.ascontiguousarray(region))
+            keep = probs >= FACE_PROB
+            if keep.any():
+                boxes, pts = decode(
+                    offsets[keep], landmark_offsets[keep], prior_boxes(size[1], size[0])[keep]
+                )
+                # Relative to the region -> its pixels in the decode -> the photo's pixels.
+                extent = np.array((right - left, bottom - top), np.float32)
+                origin = np.array((left, top), np.float32)
+                boxes = (boxes * np.tile(extent, 2) + np.tile(origin, 2)) / factor
+                pts = (pts * extent + origin) / factor
+                overlap = _iou(np.asarray(box, np.float32), boxes)
+                best = int(np.argmax(overlap))
+                if overlap[best] > NMS_IOU and _plausible5(pts[best]):
+                    box, prob, points = boxes[best], max(prob, float(probs[keep][best])), pts[best]
+            out.append((box, prob, points))
+        return out
+
+
+def _rescaled(found: list, factor: float) -> list:
+    """Detections on a copy ``factor`` times the photo's size, in the photo's pixels."""
+    if factor == 1.0:
+        return found
+    return [(box / factor, prob, points / factor) for box, prob, points in found]
+
+
+def _deferred_landmarks(full: Callable[[], np.ndarray], points5: np.ndarray) -> Callable[[], np.ndarray]:
+    """``_lazy_landmarks`` whose crop is cut from the full photo only when the points are first
+    asked for (a photo detected on a reduced decode is decoded whole then, if ever)."""
+    return lambda: _lazy_landmarks(full(), points5)()
+
+
+def _is_pixel_source(image: object) -> bool:
+    """A photo's stored pixels (``tools.pixels.StoredPixels``): a shape, reduced decodes, the array."""
+    return all(callable(getattr(image, name, None)) for name in ("reduced", "array")) and hasattr(
+        image, "shape"
+    )
 
 
 def _unmirror(found: list, width: int) -> list:
@@ -710,7 +784,8 @@ def detect_faces(
     """Finds the faces in an image with a shared detector, most prominent first.
 
     Args:
-        image: a path, bytes, PIL image or RGB/gray array.
+        image: a path, bytes, PIL image or RGB/gray array, or a photo's stored pixels
+            (``tools.pixels.StoredPixels``; see ``RetinaFaceDetector.detect``).
         max_faces: keep at most this many.
         min_score: drop detections below this detector score.
         detector: ``retinaface``, ``hog`` or a detector object; None for ``FACE_AGENT_DETECTOR``
@@ -720,10 +795,13 @@ def detect_faces(
         InvalidImageError: the input is not a readable image.
         NoFaceError: no face was found.
     """
-    rgb = image if _is_rgb_array(image) else load_image(image)
     chosen = (
         detector if isinstance(detector, HogDetector | RetinaFaceDetector) else default_detector(detector)
     )
+    if _is_pixel_source(image):
+        rgb = image if isinstance(chosen, RetinaFaceDetector) else image.array()  # type: ignore[union-attr]
+    else:
+        rgb = image if _is_rgb_array(image) else load_image(image)
     faces = chosen.detect(rgb, max_faces=max_faces, min_score=min_score)
     if not faces:
         h, w = rgb.shape[:2]
@@ -738,10 +816,10 @@ def reading_order(boxes: Sequence[Sequence[float]]) -> list[int]:
     """The number of each face as people read them off a photo: rows from top to bottom, left to
     right within a row, counted from 1.
 
-    Faces are taken from the top (by the centre of their box); a face joins the current row when
-    its box overlaps the row's first face vertically by at least ``ROW_OVERLAP`` of the smaller
-    face's height, so heads at somewhat different heights side by side are one row (numbered left
-    to right) and a row that starts below the first row's faces is a new one.
+    Faces are taken from the top (by the centre of their box); a face joins the current row when its
+    box overlaps some face of that row vertically by at least ``ROW_OVERLAP`` of the smaller face's
+    height, so people side by side with heads at different heights are one row (numbered left to
+    right), and a new row starts only where no face of the row above reaches down to it.
 
     Args:
         boxes: (x0, y0, x1, y1) per face, in any order (usually most prominent first).
@@ -749,16 +827,19 @@ def reading_order(boxes: Sequence[Sequence[float]]) -> list[int]:
     Returns:
         The number of each box, in the order given.
     """
+
+    def same_row(i: int, j: int) -> bool:
+        a, b = boxes[i], boxes[j]
+        overlap = min(a[3], b[3]) - max(a[1], b[1])
+        return overlap >= ROW_OVERLAP * min(a[3] - a[1], b[3] - b[1])
+
     centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes]
     rows: list[list[int]] = []
     for i in sorted(range(len(boxes)), key=lambda i: (centres[i][1], centres[i][0])):
-        if rows:
-            first = boxes[rows[-1][0]]
-            overlap = min(first[3], boxes[i][3]) - max(first[1], boxes[i][1])
-            if overlap >= ROW_OVERLAP * min(first[3] - first[1], boxes[i][3] - boxes[i][1]):
-                rows[-1].append(i)
-                continue
-        rows.append([i])
+        if rows and any(same_row(i, j) for j in rows[-1]):
+            rows[-1].append(i)
+        else:
+            rows.append([i])
     numbers = [0] * len(boxes)
     counter = 1
     for row in rows:
@@ -820,6 +901,12 @@ def canonical_points(size: int, margin: float = 0.25, shift_y: float = 0.0) -> n
     return ((unit - 0.5) / (1.0 + 2.0 * margin) + 0.5 + np.array([0.0, shift_y])) * size
 
 
+def alignment_scale(face: Face, size: int, margin: float = 0.25, shift_y: float = 0.0) -> float:
+    """Crop pixels per photo pixel of ``align_face`` with these arguments (under 1: the face shrinks)."""
+    matrix = _umeyama(face.points5(), canonical_points(size, margin, shift_y))
+    return float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+
+
 def align_face(
     rgb: np.ndarray, face: Face, size: int, margin: float = 0.25, shift_y: float = 0.0
 ) -> AlignedFace:
@@ -836,13 +923,30 @@ def align_face(
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     source, to_source = rgb, np.eye(3)
     if scale < 0.5:
-        # Shrinking a lot in one warp aliases; area-downsample first to about twice the target scale.
+        # Shrinking a lot in one warp aliases; area-downsample first to about twice the target scale,
+        # only the part of the photo the crop covers (with room for the interpolation at its edges).
         factor = min(1.0, 2.0 * scale)
         h, w = rgb.shape[:2]
-        source = cv2.resize(
-            rgb, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA
+        inverse = cv2.invertAffineTransform(matrix)
+        corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inverse[:, :2].T
+        corners += inverse[:, 2]
+        pad = int(np.ceil(2.0 / factor))
+        x0, y0 = (max(0, int(np.floor(v)) - pad) for v in corners.min(axis=0))
+        x1, y1 = (
+            min(w, int(np.ceil(corners[:, 0].max())) + pad),
+            min(h, int(np.ceil(corners[:, 1].max())) + pad),
         )
-        to_source = np.diag([source.shape[1] / w, source.shape[0] / h, 1.0])
+        if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies outside the photo: the border is all it shows
+            x0, y0, x1, y1 = 0, 0, w, h
+        region = rgb[y0:y1, x0:x1]
+        source = cv2.resize(
+            region,
+            (max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor))),
+            interpolation=cv2.INTER_AREA,
+        )
+        to_source = np.diag([source.shape[1] / (x1 - x0), source.shape[0] / (y1 - y0), 1.0]) @ np.array(
+            [[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]]
+        )
     warp = matrix @ np.linalg.inv(to_source)
     crop = cv2.warpAffine(
         source, warp[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

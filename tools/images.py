@@ -23,6 +23,8 @@ __all__ = [
     "load_image",
     "read_bytes",
     "decode_bytes",
+    "decode_reduced",
+    "decode_checked_jpeg",
     "ImageInput",
     "MAX_BYTES",
     "MAX_PIXELS",
@@ -171,7 +173,8 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
         image.load()
-        image = ImageOps.exif_transpose(image) or image
+        # In place: without it Pillow returns a copy of the whole picture even when nothing turns.
+        ImageOps.exif_transpose(image, in_place=True)
         mode = image.mode
         if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
             array = np.asarray(image, dtype=np.float64)
@@ -267,3 +270,53 @@ def decode_bytes(data: bytes, name: str = "The upload") -> np.ndarray:
     """Decodes an encoded image (as ``load_image`` does for bytes); ``name`` is used in messages."""
     with _open_bytes(data, name) as image:
         return _to_rgb(image, name)
+
+
+# EXIF orientations that turn the picture a quarter: width and height swap.
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def decode_reduced(
+    data: bytes, name: str = "The upload", min_side: int = 0
+) -> tuple[np.ndarray, tuple[int, int, int], bool]:
+    """Decodes an encoded image at a reduced size when its format allows it cheaply.
+
+    A JPEG is decoded at 1/2, 1/4 or 1/8 of its size by its own DCT (libjpeg's scaling: the whole
+    stream is still read and checked, at a fraction of the cost), the smallest of these whose long
+    side is still at least ``min_side``; other formats, and JPEGs too small to reduce, are decoded
+    whole. Orientation, modes and limits are handled as by ``decode_bytes``.
+
+    Returns:
+        The RGB uint8 array, the (height, width, 3) of the whole image (after EXIF rotation), and
+        whether it is a plain (RGB or gray) JPEG, which ``decode_checked_jpeg`` may decode again.
+    """
+    with _open_bytes(data, name) as image:
+        width, height = image.size
+        _check_size(width, height, name)
+        try:
+            quarter = image.getexif().get(0x0112, 1) in _QUARTER_TURNS
+        except Exception:  # noqa: BLE001 - an unreadable EXIF block: _to_rgb reports a damaged file
+            quarter = False
+        shape = (width, height, 3) if quarter else (height, width, 3)
+        factor = min_side / max(width, height) if min_side else 1.0
+        plain = image.format == "JPEG" and image.mode in ("L", "RGB")
+        if image.format in ("JPEG", "MPO") and factor <= 0.5:
+            # draft() picks the largest DCT reduction that keeps the picture at least this size.
+            image.draft(image.mode if image.mode in ("L", "RGB") else None, (width * factor, height * factor))
+        return _to_rgb(image, name), shape, plain
+
+
+def decode_checked_jpeg(data: bytes, name: str = "The upload") -> np.ndarray:
+    """Decodes again a plain JPEG that has already decoded without error (``decode_reduced``).
+
+    OpenCV decodes straight into an array, with the EXIF rotation applied: the same pixels as
+    Pillow (both are libjpeg-turbo with the same settings; a test compares them) without Pillow's
+    two copies of the whole picture. It does not report a truncated file as Pillow does, hence
+    only for data already checked.
+    """
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return decode_bytes(data, name)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -191,7 +191,9 @@ def classify_emotion(
         elif count > 1:
             # Which person is "face 2": the photo with numbered boxes and their readings.
             labels = [f"{p['face']} {display_name(p['label'])} {percent(p['confidence'])}" for p in preds]
-            artifact["annotated_png"] = locate.annotate(record, [p["box"] for p in preds], labels)
+            artifact["annotated_png"] = locate.annotate(
+                record, [p["box"] for p in preds], labels, emotions=[p["label"] for p in preds]
+            )
         lines = "; ".join(prediction_text(p) for p in preds)
         content = f"{image_id} ({count} face{'s' if count != 1 else ''}, model {classifier.name}): {lines}."
         artifact.update(predictions=preds, labels=list(classifier.labels))
@@ -313,8 +315,10 @@ def find_faces(
         found = locate.locate_faces([f.box for f in faces], (width, height), [f.score for f in faces])
         artifact: dict[str, Any] = {"image_id": image_id, **found.to_dict()}
         if found.count:
-            labels = [f"{f.number} {f.position}" if found.count > 1 else "1" for f in found.faces]
-            artifact["annotated_png"] = locate.annotate(record, found.boxes(), labels)
+            # Numbers only: the positions are in the text, and short labels never hide each other.
+            artifact["annotated_png"] = locate.annotate(
+                record, found.boxes(), [str(f.number) for f in found.faces]
+            )
         return f"{image_id}: {found.summary()}", artifact
 
     return _run(image_id, work)

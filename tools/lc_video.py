@@ -41,8 +41,9 @@ VideoId = Annotated[
 Focus = Annotated[
     Literal["summary", "changes", "peak", "timeline"],
     Field(
-        description="What to report: 'summary' (dominant emotion per face), 'changes' (how the mood "
-        "changed, with times), 'peak' (when an emotion was strongest; give emotion), 'timeline' (per second)."
+        description="What to report: 'summary' (the story: each face's phases with times), 'changes' (how "
+        "the mood changed, with times), 'peak' (the stretch where an emotion was strongest and its peak; give "
+        "emotion), 'timeline' (per second)."
     ),
 ]
 Emotion = Annotated[
@@ -67,12 +68,16 @@ class VideoToolContext(FaceToolContext):
         videos: video id -> an object with ``analysis(classifier, fps)`` and ``frame(t)`` (a stored
             video of ``agent.video_store``), or raw video bytes.
         video_names: video id -> display name.
-        add_frame: ``(rgb, name) -> image id``: adds a frame as a photo of the conversation.
+        add_frame: ``(frame, name) -> image id``: adds a frame as a photo of the conversation; the
+            frame is a ``tools.analysis.ImageRecord`` carrying the faces the video analysis finds in it.
+        progress: ``(tool name, frames done, frames expected or None)``, called while a video is
+            analysed (an app shows a percentage); None when nobody listens.
     """
 
     videos: Mapping[str, Any] = field(default_factory=dict)
     video_names: Mapping[str, str] = field(default_factory=dict)
     add_frame: Callable[[Any, str], str] | None = None
+    progress: Callable[[str, int, int | None], None] | None = None
 
     def video(self, video_id: str) -> Any:
         """The stored video of ``video_id``; ``InvalidRequestError`` listing the valid ids otherwise."""
@@ -105,11 +110,15 @@ def _run(video_id: str, work: Callable[[], tuple[str, dict]]) -> tuple[str, dict
 def _analysis(context: VideoToolContext, video_id: str) -> Any:
     stored = context.video(video_id)
     classifier = context.get_classifier()
+    listener = context.progress
+    progress = None if listener is None else (lambda done, total: listener("analyze_video", done, total))
     if hasattr(stored, "analysis"):
-        return stored.analysis(classifier)
+        return stored.analysis(classifier, progress=progress)
     from tools.video import analyze_video as run
 
-    return run(stored, classifier=classifier, name=context.video_names.get(video_id, video_id))
+    return run(
+        stored, classifier=classifier, name=context.video_names.get(video_id, video_id), progress=progress
+    )
 
 
 def _pct(p: float) -> str:
@@ -120,56 +129,38 @@ def _face_words(result: Any, track: int, many: bool) -> str:
     return f"face {track}" if many else "the face"
 
 
-def _summary_text(result: Any, track: int | None) -> str:
-    from tools.video import format_time
+def _smoothed_note(result: Any) -> str:
+    return f"smoothed over ~{result.smooth_s:g} s"
 
-    if not result.tracks:
-        return result.describe()
-    tracks = [track] if track is not None else result.tracks
-    summary = {t["track"]: t for t in result.summary()["tracks"]}
-    many = len(result.tracks) > 1
-    parts = [f"{result.name} ({format_time(result.duration_s)}, {len(result.frames)} frames analysed):"]
-    for k in tracks[:4]:
-        tr = summary[k]
-        mean = tr["mean_probs"][tr["dominant"]]
-        parts.append(
-            f"{_face_words(result, k, many)} (seen {format_time(tr['first_s'])}–{format_time(tr['last_s'])}) "
-            f"is mostly {display_name(tr['dominant'])} (mean {_pct(mean)})"
-            + (
-                f", with {len(tr['changes'])} change{'s' if len(tr['changes']) != 1 else ''}."
-                if tr["changes"]
-                else "."
-            )
-        )
-    if result.frames_without_faces:
-        parts.append(f"{result.frames_without_faces} frames had no face.")
-    parts.extend(result.warnings)
-    return " ".join(parts)
+
+def _summary_text(result: Any, track: int | None) -> str:
+    """The story: each face's phases with times (``VideoAnalysis.story``)."""
+    return result.story(track)
 
 
 def _changes_text(result: Any, track: int | None) -> str:
     from tools.video import format_time
 
     if not result.tracks:
-        return result.describe()
+        return result.story()
     k = track or result.main_track()
-    many = len(result.tracks) > 1
-    who = _face_words(result, k, many)
-    rows = result.readings(k)
-    start = rows[0][1].smoothed_label
-    changes = result.changes(k)
-    if not changes:
+    who = _face_words(result, k, len(result.tracks) > 1)
+    phases = result.phases(k)
+    last = phases[-1]
+    if len(phases) == 1:
         return (
-            f"In {result.name}, {who} stays {display_name(start)} the whole time "
-            f"({format_time(rows[0][0])}–{format_time(rows[-1][0])}); the mood does not change."
+            f"In {result.name}, {who} stays {last.name} the whole time it is seen "
+            f"({format_time(last.start_s)}–{result.end_words(last.end_s)}); the mood does not change "
+            f"(readings {_smoothed_note(result)}; stretches under {result.min_phase_s:.1f} s not counted)."
         )
-    steps = "; ".join(
-        f"at {format_time(c['t'])} {display_name(c['from'])} → {display_name(c['to'])}" for c in changes[:8]
-    )
+    changes = result.changes(k)
+    steps = ", ".join(f"at {format_time(c['t'])} {c['from_phase']} → {c['to_phase']}" for c in changes[:8])
     more = f" (and {len(changes) - 8} more)" if len(changes) > 8 else ""
     return (
-        f"In {result.name}, {who} starts {display_name(start)} and changes {len(changes)} "
-        f"time{'s' if len(changes) != 1 else ''}: {steps}{more}. Mostly {display_name(result.dominant(k))}."
+        f"In {result.name}, {who} starts {phases[0].name} and changes "
+        f"{ {1: 'once', 2: 'twice'}.get(len(changes), f'{len(changes)} times') }: {steps}{more}; then {last.name} to "
+        f"{result.end_words(last.end_s)}. (Times from the readings {_smoothed_note(result)}; stretches "
+        f"under {result.min_phase_s:.1f} s are merged into a neighbour.)"
     )
 
 
@@ -177,19 +168,31 @@ def _peak_text(result: Any, track: int | None, emotion: str | None) -> str:
     from tools.video import format_time
 
     if not result.tracks:
-        return result.describe()
+        return result.story()
     k = track or result.main_track()
     who = _face_words(result, k, len(result.tracks) > 1)
     if emotion is None:
         emotion = result.dominant(k)
     peak = result.peak(emotion, k)
-    text = (
-        f"In {result.name}, {who} looks most {display_name(emotion)} at {format_time(peak['t'])} "
-        f"({display_name(emotion)} {_pct(peak['probability'])}, smoothed)."
+    name, pct = display_name(emotion), _pct(peak["probability"])
+    if peak["until"] - peak["t"] >= 1.0:
+        when = f"from {format_time(peak['t'])} to {result.end_words(peak['until'])}"
+    else:
+        when = f"at {format_time(peak['t'])}"
+    mix = f"{peak['phase']}: " if peak["phase"] != name else ""
+    if peak["start_s"] is None:
+        text = (
+            f"In {result.name}, {who} never looks mainly {name}; {name} is strongest {when} "
+            f"({pct}, {_smoothed_note(result)})."
+        )
+        if peak["probability"] < 0.3:
+            text += f" That is weak: {name} never dominates this face."
+        return text
+    return (
+        f"In {result.name}, {who} looks most {name} from {format_time(peak['start_s'])} to "
+        f"{result.end_words(peak['end_s'])} ({mix}{name} {_pct(peak['mean'])} on average), "
+        f"and most strongly {when} ({name} {pct}). (Readings {_smoothed_note(result)}.)"
     )
-    if peak["probability"] < 0.3:
-        text += f" That is weak: {display_name(emotion)} never dominates this face."
-    return text
 
 
 def _timeline_text(result: Any, track: int | None) -> str:
@@ -206,7 +209,12 @@ def _timeline_text(result: Any, track: int | None) -> str:
         cells.setdefault(r["start"], []).append(cell)
     lines = [f"{format_time(s)} {', '.join(c)}" for s, c in list(cells.items())[:30]]
     more = " …" if len(cells) > 30 else ""
-    return f"Timeline of {result.name} (per second): " + "; ".join(lines) + more + "."
+    return (
+        f"Timeline of {result.name} (each second: the mean of its frames' single readings, not smoothed): "
+        + "; ".join(lines)
+        + more
+        + "."
+    )
 
 
 def _chart_timeline(result: Any) -> list[dict]:
@@ -227,7 +235,8 @@ def analyze_video(
 
     Use it for "what happens in the video?", "how did her mood change?" (focus='changes'), "when was
     he happiest?" (focus='peak', emotion='happy'), "show the timeline" (focus='timeline'). Returns
-    the dominant emotion per face, changes with timestamps, peaks; the chart and CSV reach the user.
+    each face's story (phases with start and end times, from readings smoothed over ~0.5 s), changes,
+    peaks; the chart and CSV reach the user.
     """
 
     def work() -> tuple[str, dict]:
@@ -270,6 +279,76 @@ def _jpeg(rgb: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _cached_analysis(stored: Any, classifier: Any) -> Any:
+    """The video's analysis when one was already computed (a frame question never waits for one)."""
+    cached = getattr(stored, "cached_analysis", None)
+    return cached(classifier) if cached is not None else None
+
+
+def _box_iou(a: tuple, b: tuple) -> float:
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _frame_text(result: Any, t: float, predictions: list) -> str:
+    """The frame's own reading (one frame, not smoothed) beside the video's timeline there (smoothed)."""
+    from tools.video import format_time
+
+    if not predictions:
+        return "No face was found in this frame."
+    many = len(predictions) > 1
+    analysed = result.frame_at(t) if result is not None else None
+    same = analysed is not None and abs(analysed.t - t) < 1e-3
+    sentences = []
+    for i, p in enumerate(predictions[:4]):
+        number = getattr(p, "number", None) or i + 1
+        who = f"Face {number} of this frame" if many else "This single frame"
+        text = f"{who} reads {display_name(p.label)} {_pct(p.confidence)} (this frame alone, not smoothed"
+        reading = None
+        if analysed is not None:
+            iou, reading = max(
+                ((_box_iou(tuple(p.box), f.box), f) for f in analysed.faces),
+                key=lambda m: m[0],
+                default=(0.0, None),
+            )
+            reading = reading if iou >= 0.3 else None
+        if reading is None:
+            text += ")"
+            if analysed is not None:
+                text += "; the video's timeline has no face here"
+            sentences.append(text + ".")
+            continue
+        k = result.labels.index(reading.smoothed_label)
+        smooth = f"{display_name(reading.smoothed_label)} {_pct(reading.smoothed[k])}"
+        if same:
+            text += ", as the video's analysis read this frame)"
+            where = format_time(analysed.t)
+        else:
+            text += (
+                f"); the nearest analysed frame, at {format_time(analysed.t)}, read "
+                f"{display_name(reading.label)} {_pct(reading.confidence)} on its own"
+            )
+            where = f"{format_time(analysed.t)}"
+        whose = f" for its face {reading.track}" if len(result.tracks) > 1 else ""
+        verb = "agrees:" if reading.smoothed_label == p.label else "reads"
+        text += (
+            f". Smoothed over ~{result.smooth_s:g} s (the frames just before count too), the timeline{whose} "
+            f"{verb} {smooth} at {where}"
+        )
+        phase = next((ph for ph in result.phases(reading.track) if ph.start_s <= analysed.t < ph.end_s), None)
+        if phase is not None:
+            text += (
+                f", within a stretch of {phase.name} from {format_time(phase.start_s)} to "
+                f"{result.end_words(phase.end_s)}"
+            )
+        sentences.append(text + ".")
+    if len(predictions) > 4:
+        sentences.append(f"And {len(predictions) - 4} more faces.")
+    return " ".join(sentences)
+
+
 @tool(response_format="content_and_artifact")
 def video_frame(
     video_id: VideoId,
@@ -280,10 +359,12 @@ def video_frame(
 
     Use it for "explain the frame at 0:05", "what is she feeling at 0:03?", "show me the frame at 7 s";
     then call the photo tools (classify_emotion, explain_prediction ...) on the returned image id.
+    Returns the frame's own reading (one frame) beside the video's timeline there (smoothed).
     """
 
     def work() -> tuple[str, dict]:
-        from tools.video import extract_frame, format_time, parse_time
+        from tools.errors import NoFaceError
+        from tools.video import DETECT_SIDE, extract_frame, format_time, frame_record, parse_time
 
         context = _context(runtime)
         stored = context.video(video_id)
@@ -294,17 +375,31 @@ def video_frame(
             t, rgb = extract_frame(stored, seconds)
         if context.add_frame is None:
             raise InvalidRequestError("This conversation cannot take frames as photos (no add_frame hook).")
-        name = f"{context.video_names.get(video_id, video_id)} at {format_time(t)}"
-        image_id = context.add_frame(rgb, name)
+        classifier = context.get_classifier()
+        result = _cached_analysis(stored, classifier)
+        # The faces the analysis finds in this frame (same search size, same crops): the photo tools
+        # then read the frame exactly as the video's single-frame reading does.
+        record = frame_record(rgb, result.detect_side if result is not None else DETECT_SIDE)
+        video_name = context.video_names.get(video_id, video_id)
+        name = f"{video_name} at {format_time(t)}"
+        image_id = context.add_frame(record, name)
+        try:
+            predictions = classifier.predict(record)
+        except NoFaceError:
+            predictions = []
+        text = (
+            f"The frame at {format_time(t)} of {video_name} is now photo {image_id}; use the photo tools on "
+            "it. " + _frame_text(result, t, predictions)
+        )
         return (
-            f"The frame at {format_time(t)} of {context.video_names.get(video_id, video_id)} is now photo "
-            f"{image_id}; use the photo tools on it.",
+            text,
             {
                 "video_id": video_id,
                 "t": round(t, 3),
                 "image_id": image_id,
                 "name": name,
                 "frame_jpeg": _jpeg(rgb),
+                "smoothed_s": result.smooth_s if result is not None else None,
             },
         )
 

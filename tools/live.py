@@ -1,10 +1,11 @@
 """Live camera analysis: the video pipeline on a stream, with the readings drawn on the frames.
 
 ``LiveAnalyzer.process(rgb)`` runs ``tools.video.FrameAnalyzer`` (detect on a small copy, align,
-classify, track, smooth) on one frame and draws, per face, a box, the smoothed label and one bar
-per emotion; with ``heatmap`` on, a Grad-CAM heatmap of the main face is computed about once a
-second in a short-lived background thread and blended in until the next one (the per-frame path
-never waits for it). ``callback`` is streamlit-webrtc's ``video_frame_callback``.
+classify, track, smooth) on one frame and draws, per face, a box and label in the colour of its
+emotion and one bar per emotion in that emotion's colour (``tools.palette``, the app's colours);
+with ``heatmap`` on, a Grad-CAM heatmap of the main face is computed about once a second in a
+short-lived background thread and blended in until the next one (the per-frame path never waits
+for it). ``callback`` is streamlit-webrtc's ``video_frame_callback``.
 
 What the page shows beside the video comes from ``snapshot()``, read under a lock. The analyzer
 keeps no thread of its own: when the camera stops or the tab closes, streamlit-webrtc ends its
@@ -24,13 +25,12 @@ import cv2
 import numpy as np
 
 from tools.errors import FaceAgentError
+from tools.palette import emotion_colour, text_colour
 from tools.video import FrameAnalyzer, FrameResult
 
-__all__ = ["LiveAnalyzer", "LiveSnapshot", "TRACK_COLOURS", "LIVE_DETECT_SIDE"]
+__all__ = ["LiveAnalyzer", "LiveSnapshot", "LIVE_DETECT_SIDE"]
 
 LIVE_DETECT_SIDE = 320  # a webcam face is large: a 320 px copy finds it at a third of 640 px's cost
-# RGB; saturated colours that natural scenes rarely have, so a box is easy to see (and to test for)
-TRACK_COLOURS = ((255, 0, 255), (0, 230, 255), (255, 210, 0), (80, 255, 80), (255, 120, 40))
 HEAT_MAX_AGE_S = 3.0  # an old heatmap no longer matches the face: stop drawing it
 
 
@@ -180,11 +180,12 @@ class LiveAnalyzer:
         w = out.shape[1]
         scale = max(0.4, min(1.0, w / 900))
         for face in result.faces:
-            colour = TRACK_COLOURS[(face.track - 1) % len(TRACK_COLOURS)]
+            best = int(np.argmax(face.smoothed))
+            # The box takes the colour of the face's emotion, as on every other surface of the app.
+            colour = emotion_colour(self.labels[best])
             x0, y0, x1, y1 = face.box
             thickness = max(2, round(3 * scale))
             cv2.rectangle(out, (x0, y0), (x1, y1), colour, thickness)
-            best = int(np.argmax(face.smoothed))
             text = f"{face.track}: {self.labels[best]} {face.smoothed[best]:.0%}"
             (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, 2)
             top = max(0, y0 - th - base - 6)
@@ -195,14 +196,14 @@ class LiveAnalyzer:
                 (x0 + 4, top + th + 3),
                 cv2.FONT_HERSHEY_SIMPLEX,
                 0.7 * scale,
-                (0, 0, 0),
+                text_colour(colour),
                 2,
                 cv2.LINE_AA,
             )
-            self._bars(out, face, colour, scale)
+            self._bars(out, face, scale)
         return out
 
-    def _bars(self, out: np.ndarray, face: Any, colour: tuple[int, int, int], scale: float) -> None:
+    def _bars(self, out: np.ndarray, face: Any, scale: float) -> None:
         h, w = out.shape[:2]
         x0, y0, x1, _ = face.box
         row = max(10, round(16 * scale))
@@ -213,7 +214,13 @@ class LiveAnalyzer:
             if top + row > h:
                 break
             cv2.rectangle(out, (left, top + 2), (left + width, top + row - 2), (40, 40, 40), -1)
-            cv2.rectangle(out, (left, top + 2), (left + round(width * float(p)), top + row - 2), colour, -1)
+            cv2.rectangle(
+                out,
+                (left, top + 2),
+                (left + round(width * float(p)), top + row - 2),
+                emotion_colour(label),
+                -1,
+            )
             cv2.putText(
                 out,
                 label[:3],

@@ -28,14 +28,22 @@ from tools.errors import InvalidRequestError
 from tools.faces import reading_order
 from tools.images import ImageInput
 
-__all__ = ["FaceLocation", "FaceMap", "find_faces", "locate_faces", "annotate", "POSITION_REFS"]
+__all__ = [
+    "FaceLocation",
+    "FaceMap",
+    "find_faces",
+    "locate_faces",
+    "annotate",
+    "place_labels",
+    "POSITION_REFS",
+]
 
 Box = tuple[int, int, int, int]
 ANNOTATED_SIDE = 768  # the annotated copy is shrunk to this side: it is for the chat, not for analysis
+MIN_ANNOTATED_SIDE = 640  # ... and a smaller photo enlarged to this, so its labels are drawn sharp
 SIZE_MARGIN = 1.15  # one face is "the largest" only when it is this much bigger than the next
 # What ``FaceMap.pick`` understands, besides the ordinal forms "second from left" ...
 POSITION_REFS = ("left", "right", "middle", "top", "bottom", "largest", "smallest")
-_COLOURS = ((230, 57, 70), (29, 120, 220), (40, 160, 70), (240, 150, 0), (150, 70, 200), (0, 160, 170))
 
 
 @dataclass(frozen=True)
@@ -287,47 +295,122 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+def _overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(
+    boxes: Sequence[Sequence[float]], sizes: Sequence[tuple[float, float]], image: tuple[int, int]
+) -> list[tuple[float, float, float, float]]:
+    """Where each box's label goes: (x0, y0, x1, y1) inside the image, one per box, in the given order.
+
+    Each label takes the first of these spots that covers no label placed before it and no other
+    face: above its box, below, above or below right-aligned, inside at the top or bottom, beside
+    it; when every spot covers something, the one that covers least (a label over another label
+    counts far more than one over the edge of a face).
+
+    Args:
+        boxes: the faces' boxes, in the order their labels are placed (reading order).
+        sizes: (width, height) of each label.
+        image: (width, height) of the picture.
+    """
+    width, height = image
+    faces = [tuple(float(v) for v in box[:4]) for box in boxes]
+    taken: list[tuple[float, float, float, float]] = []
+    for box, (w, h) in zip(faces, sizes):
+        x0, y0, x1, y1 = box
+        candidates = (
+            (x0, y0 - h),
+            (x0, y1),
+            (x1 - w, y0 - h),
+            (x1 - w, y1),
+            (x0, y0),
+            (x0, y1 - h),
+            (x1, y0),
+            (x0 - w, y0),
+        )
+        best: tuple[float, tuple[float, float, float, float]] | None = None
+        for lx, ly in candidates:
+            lx = min(max(0.0, lx), max(0.0, width - w))
+            ly = min(max(0.0, ly), max(0.0, height - h))
+            spot = (lx, ly, lx + w, ly + h)
+            cost = 100 * sum(_overlap(spot, t) for t in taken)
+            cost += sum(_overlap(spot, f) for f in faces if f is not box)
+            if best is None or cost < best[0]:  # ties keep the earlier, more natural spot
+                best = (cost, spot)
+            if cost == 0:
+                break
+        assert best is not None
+        taken.append(best[1])
+    return taken
+
+
 def annotate(
     image: ImageInput | Any,
     boxes: Sequence[Sequence[float]],
     labels: Sequence[str] | None = None,
     max_side: int = ANNOTATED_SIDE,
+    emotions: Sequence[str | None] | None = None,
 ) -> bytes:
     """A PNG of the photo with a numbered box around each face and its label.
+
+    The copy is scaled so its long side lies between ``MIN_ANNOTATED_SIDE`` and ``max_side`` (a
+    small photo is enlarged, so the labels stay sharp when the app shows it at chat width); labels
+    are placed where they cover no other label and, where possible, no other face.
 
     Args:
         image: the photo (any input ``tools.images.load_image`` takes, or an ``ImageRecord``).
         boxes: (x0, y0, x1, y1) per face in the photo's pixels.
         labels: the text of each box ("1 happy 99%"); the faces' reading-order numbers when None.
-        max_side: the copy is shrunk to this side (boxes are scaled with it).
+        max_side: the longest side of the copy (boxes are scaled with it).
+        emotions: the emotion of each face: its box and label take that emotion's colour
+            (``tools.palette``); None (or a None entry) draws a plain white number box.
 
     Raises:
-        InvalidRequestError: labels and boxes differ in number.
+        InvalidRequestError: labels or emotions and boxes differ in number.
     """
     from tools.analysis import ImageRecord
     from tools.images import load_image
+    from tools.palette import NUMBER_COLOUR, emotion_colour, text_colour
 
     rgb = image.rgb if isinstance(image, ImageRecord) else load_image(image)
     if labels is not None and len(labels) != len(boxes):
         raise InvalidRequestError(f"{len(labels)} labels were given for {len(boxes)} boxes.")
+    if emotions is not None and len(emotions) != len(boxes):
+        raise InvalidRequestError(f"{len(emotions)} emotions were given for {len(boxes)} boxes.")
     texts = list(labels) if labels is not None else [str(n) for n in reading_order(boxes)]
     pil = Image.fromarray(np.ascontiguousarray(rgb))
-    scale = min(1.0, max_side / max(pil.size))
-    if scale < 1.0:
+    long_side = max(pil.size)
+    scale = min(max_side, max(MIN_ANNOTATED_SIDE, long_side)) / long_side
+    if abs(scale - 1.0) > 1e-3:
         pil = pil.resize((max(1, round(pil.width * scale)), max(1, round(pil.height * scale))), Image.LANCZOS)
     draw = ImageDraw.Draw(pil)
-    line = max(2, round(max(pil.size) / 250))
-    font = _font(max(12, round(max(pil.size) / 40)))
-    for i, (box, text) in enumerate(zip(boxes, texts)):
-        x0, y0, x1, y1 = (float(v) * scale for v in box[:4])
-        colour = _COLOURS[i % len(_COLOURS)]
+    side = max(pil.size)
+    line = max(2, round(side / 250))
+    font = _font(max(14, round(side / 36)))
+    scaled = [tuple(float(v) * scale for v in box[:4]) for box in boxes]
+    # In reading order: each label is placed after those of the faces read before it.
+    numbers = reading_order(boxes) if len(boxes) else []
+    order = sorted(range(len(scaled)), key=lambda i: numbers[i])
+    outline = (20, 20, 20)
+    for i in order:
+        x0, y0, x1, y1 = scaled[i]
+        emotion = emotions[i] if emotions is not None else None
+        colour = emotion_colour(emotion) if emotion else NUMBER_COLOUR
+        # A thin dark edge on both sides of the coloured line: visible on light and dark photos alike.
+        draw.rectangle((x0 - 1, y0 - 1, x1 + 1, y1 + 1), outline=outline, width=line + 2)
         draw.rectangle((x0, y0, x1, y1), outline=colour, width=line)
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        tw, th = right - left, bottom - top
-        ty = y0 - th - 2 * line if y0 - th - 2 * line >= 0 else y1 + line
-        tx = min(max(0.0, x0), max(0.0, pil.width - tw - 2 * line))
-        draw.rectangle((tx, ty, tx + tw + 2 * line, ty + th + 2 * line), fill=colour)
-        draw.text((tx + line - left, ty + line - top), text, fill=(255, 255, 255), font=font)
+    pad = max(3, line + 1)
+    bounds = [draw.textbbox((0, 0), texts[i], font=font) for i in order]
+    sizes = [(right - left + 2 * pad, bottom - top + 2 * pad) for left, top, right, bottom in bounds]
+    spots = place_labels([scaled[i] for i in order], sizes, pil.size)
+    for i, (left, top, _, _), spot in zip(order, bounds, spots):
+        emotion = emotions[i] if emotions is not None else None
+        colour = emotion_colour(emotion) if emotion else NUMBER_COLOUR
+        draw.rectangle(spot, fill=colour, outline=outline, width=1)
+        draw.text((spot[0] + pad - left, spot[1] + pad - top), texts[i], fill=text_colour(colour), font=font)
     buffer = io.BytesIO()
     pil.save(buffer, format="PNG", optimize=False, compress_level=3)
     return buffer.getvalue()

@@ -8,6 +8,12 @@ photo being worked on stays decoded and older ones are dropped and decoded again
 needs their pixels later (the faces and each tool's results stay cached on the record). Decoding
 the same bytes gives the same pixels, so answers do not change.
 
+A large JPEG is first decoded at a reduced size only (``REDUCED_SIDE``; libjpeg's DCT scaling at
+1/2, 1/4 or 1/8 reads and checks the whole file at a fraction of the cost): face detection works on
+that, and so does the classifier's alignment where the reduced picture still has the crop's
+resolution (``StoredPixels.reduced``). The full decode happens only when something needs it (a small
+face, the 68 landmarks, a whole-photo overlay). Reduced pixels live in the same budget.
+
 Images given as arrays (or PIL images) have no compressed form: they stay as given until the
 budget evicts them, and are then stored as a lossless PNG.
 
@@ -33,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from tools.errors import CapacityError
-from tools.images import ImageInput, decode_bytes, load_image, read_bytes
+from tools.images import ImageInput, decode_bytes, decode_checked_jpeg, decode_reduced, load_image, read_bytes
 
 __all__ = [
     "PixelBudget",
@@ -43,6 +49,7 @@ __all__ = [
     "return_freed_memory",
     "DEFAULT_PIXEL_BUDGET_MB",
     "DEFAULT_STORED_BUDGET_MB",
+    "REDUCED_SIDE",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PIXEL_BUDGET_MB = 256  # five decoded 16 MP photos, or ~170 of 1 MP
 DEFAULT_STORED_BUDGET_MB = 1024  # compressed uploads of every conversation together
 SPILL_PNG_LEVEL = 1  # lossless and fast: arrays evicted from the budget are kept as this PNG
+REDUCED_SIDE = 640  # a large JPEG is first decoded to at least this long side (face detection's first pass)
 
 _TOKENS = itertools.count(1)
 MMAP_THRESHOLD = 1 << 20  # see return_freed_memory()
@@ -140,14 +148,16 @@ class PixelBudget:
             self._counts["hits"] += 1
             return entry[1]
 
-    def admit(self, owner: StoredPixels, array: np.ndarray) -> None:
-        """Holds a freshly decoded array, evicting the least recently used ones past the budget."""
+    def admit(self, owner: StoredPixels, array: np.ndarray, token: int | None = None) -> None:
+        """Holds a freshly decoded array (under ``owner.token``, or ``token``), evicting the least
+        recently used ones past the budget."""
+        key = owner.token if token is None else token
         victims: list[tuple[StoredPixels | None, np.ndarray]] = []
         with self._lock:
-            old = self._lru.pop(owner.token, None)
+            old = self._lru.pop(key, None)
             if old is not None:
                 self._decoded -= old[1].nbytes
-            self._lru[owner.token] = (weakref.ref(owner), array)
+            self._lru[key] = (weakref.ref(owner), array)
             self._decoded += array.nbytes
             while self._decoded > self.decoded_limit and len(self._lru) > 1:
                 _, (ref, evicted) = self._lru.popitem(last=False)
@@ -272,6 +282,9 @@ class StoredPixels:
         if data is None and array is None:
             raise ValueError("StoredPixels needs the compressed bytes or the array")
         self.token = next(_TOKENS)
+        self.reduced_token = next(_TOKENS)  # the reduced decode's slot in the budget
+        self.reduced_factor: float | None = None  # its size / the full size, once known
+        self.checked_jpeg = False  # a plain JPEG that decoded without error: OpenCV may decode it again
         self.shape = shape
         self.name = name
         self.budget = budget or default_budget()
@@ -281,6 +294,7 @@ class StoredPixels:
         if data is not None:
             self.budget.reserve(self.token, len(data), name)
         weakref.finalize(self, self.budget.release, self.token)
+        weakref.finalize(self, self.budget.release, self.reduced_token)
         if array is not None:
             self.budget.admit(self, array)
 
@@ -299,11 +313,16 @@ class StoredPixels:
             return cls.from_array(array, budget)
         data, name = read_bytes(source)
         with budget.decode_slots:
-            array = decode_bytes(data, name)
+            array, shape, plain = decode_reduced(data, name, REDUCED_SIDE)  # checks the whole file
         array.setflags(write=False)
-        pixels = cls(shape=array.shape, data=data, name=name, budget=budget)
+        pixels = cls(shape=shape, data=data, name=name, budget=budget)
+        pixels.checked_jpeg = plain
         budget.count("decodes")
-        budget.admit(pixels, array)  # the first tool will want it right away
+        if array.shape == shape:
+            budget.admit(pixels, array)  # the first tool will want it right away
+        else:
+            pixels.reduced_factor = array.shape[1] / shape[1]
+            budget.admit(pixels, array, pixels.reduced_token)
         return pixels
 
     @classmethod
@@ -343,11 +362,48 @@ class StoredPixels:
             data = self._data
             assert data is not None
             with self.budget.decode_slots:
-                array = decode_bytes(data, self.name)
+                array = (
+                    decode_checked_jpeg(data, self.name)
+                    if self.checked_jpeg
+                    else decode_bytes(data, self.name)
+                )
             array.setflags(write=False)
             self.budget.count("decodes")
             self.budget.admit(self, array)
             return array
+
+    def reduced(self, scale: float) -> tuple[np.ndarray, float]:
+        """The pixels at the smallest size that keeps at least ``scale`` pixels per pixel of the full
+        image, and that size's factor (1.0: the full array).
+
+        A large JPEG is decoded at 1/2, 1/4 or 1/8 by its DCT (see ``REDUCED_SIDE``); one reduced
+        decode is kept in the budget at a time (decoded again if dropped). Anything else, or a
+        ``scale`` above 1/2, gets the full array.
+        """
+        factor = self.reduced_factor
+        if factor is None or self._data is None or scale > 0.5:
+            return self.array(), 1.0
+        if scale <= factor:
+            found = self.budget.lookup(self.reduced_token)
+            if found is not None:
+                return found, factor
+        h, w = self.shape[:2]
+        with self._lock:
+            if scale <= (self.reduced_factor or 0.0):
+                found = self.budget.lookup(self.reduced_token)
+                if found is not None:
+                    return found, self.reduced_factor  # type: ignore[return-value]
+            side = max(REDUCED_SIDE, int(np.ceil(scale * max(h, w))))
+            with self.budget.decode_slots:
+                array, _, _ = decode_reduced(self._data, self.name, side)
+            array.setflags(write=False)
+            self.budget.count("decodes")
+            if array.shape == self.shape:  # no smaller decode has this scale
+                self.budget.admit(self, array)
+                return array, 1.0
+            self.reduced_factor = array.shape[1] / w
+            self.budget.admit(self, array, self.reduced_token)
+            return array, self.reduced_factor
 
     def _evicted(self, array: np.ndarray) -> None:
         """Called by the budget after dropping this image's array: arrays without bytes are spilled."""

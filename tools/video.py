@@ -2,7 +2,8 @@
 
     from tools import analyze_video
     result = analyze_video("clip.mp4", fps=10)      # VideoAnalysis
-    result.summary()["tracks"][0]["dominant"]       # "happy"
+    result.story()                                  # "... the face is sad from 0:00 to 0:06.5, then ..."
+    result.phases(), result.peak("happy")           # the stretches of the main face; its happiest one
     result.timeline()                               # per-second mean probabilities per track
     result.to_csv(), result.to_dict()
 
@@ -15,8 +16,10 @@ and input conversion, one batched forward pass for the frame's faces. On top of 
   two faces that cross keep their ids; a track survives short misses. No identity recognition.
 - **smoothing**: per track, an exponential moving average of the probabilities with a time
   constant (``smooth_s``), so a one-frame flicker does not change the reading.
+- **phases and the story**: per track, the stretches where one emotion (or one mix) holds, from the
+  smoothed readings with flickers merged, told with their times; changes and peaks follow from them.
 - **timeline and summary**: mean probabilities per track per second; per track the dominant
-  emotion, the changes (a new reading that holds for ``hold_s``) with timestamps, and the peaks.
+  emotion, the phases, changes and peaks.
 
 Decoding is PyAV's (FFmpeg inside the wheel): MP4, MOV, WebM, MKV, AVI, MPEG-TS, Ogg, Y4M and
 animated GIF, always from memory (a path is read into memory; nothing is written to disk). Size,
@@ -30,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from tools.errors import FaceAgentError, InvalidRequestError, InvalidVideoError, NoFaceError
+from tools.errors import (
+    FaceAgentError,
+    InvalidRequestError,
+    InvalidVideoError,
+    NoFaceError,
+    VideoTooLargeError,
+)
 from tools.tracking import EmotionSmoother, FaceTracker
 
 __all__ = [
@@ -45,6 +55,7 @@ __all__ = [
     "VideoInfo",
     "FaceReading",
     "FrameResult",
+    "Phase",
     "VideoAnalysis",
     "FaceTracker",
     "EmotionSmoother",
@@ -53,6 +64,8 @@ __all__ = [
     "probe_video",
     "read_frames",
     "extract_frame",
+    "frame_faces",
+    "frame_record",
     "format_time",
     "parse_time",
     "VIDEO_SUFFIXES",
@@ -160,6 +173,76 @@ class FrameResult:
     faces: tuple[FaceReading, ...]
 
 
+@dataclass(frozen=True)
+class Phase:
+    """A stretch of one face's video where one emotion, or one mix of emotions, holds.
+
+    Attributes:
+        track: the face's track id.
+        start_s: when the stretch starts (seconds from the start of the video).
+        end_s: when it ends (the next phase's start, or the end of the face's last frame).
+        emotion: the emotion with the highest mean smoothed probability over the stretch.
+        emotions: the emotions the stretch is named after, strongest first: ``emotion`` alone when it
+            holds at least ``PURE_PHASE`` on average; else every emotion with at least ``MIXED_SHARE``
+            (up to three).
+        mixed: no single emotion holds at least ``PURE_PHASE`` on average.
+        mean_probs: label -> mean smoothed probability over the stretch (time-weighted).
+        peak_t: when ``emotion`` is strongest (smoothed) in the stretch: the first frame within half a
+            percentage point of its highest value, not the last.
+        peak_probability: that highest value.
+        frames: analysed frames in the stretch.
+    """
+
+    track: int
+    start_s: float
+    end_s: float
+    emotion: str
+    emotions: tuple[str, ...]
+    mixed: bool
+    mean_probs: dict[str, float]
+    peak_t: float
+    peak_probability: float
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        """How long the stretch lasts."""
+        return self.end_s - self.start_s
+
+    @property
+    def name(self) -> str:
+        """How a person says it: ``sad``, ``fear and sad``, ``mostly fear`` (a weak lead, nothing beside it)."""
+        from tools.labels import display_name
+
+        names = [display_name(e) for e in self.emotions]
+        if not self.mixed:
+            return names[0]
+        if len(names) == 1:
+            return f"mostly {names[0]}"
+        return ", ".join(names[:-1]) + " and " + names[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types for JSON."""
+        return {
+            "track": self.track,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "name": self.name,
+            "emotion": self.emotion,
+            "emotions": list(self.emotions),
+            "mixed": self.mixed,
+            "mean_probs": dict(self.mean_probs),
+            "peak": {"t": self.peak_t, "probability": self.peak_probability},
+            "frames": self.frames,
+        }
+
+
+PURE_PHASE = 0.6  # a phase is named after one emotion when it holds this much on average ...
+MIXED_SHARE = 0.15  # ... else after every emotion holding at least this much (up to three)
+NO_FACE_WARNING = "No face was found in any frame: use a video where a face is visible, upright and well lit."
+PEAK_TIE = 0.005  # smoothed values this close to the highest are the same peak (the same whole percent)
+
+
 # --- time strings ----------------------------------------------------------------------------------
 
 
@@ -206,7 +289,7 @@ def _read_bytes(source: VideoInput, limits: VideoLimits) -> tuple[bytes, str]:
         what="video",
         max_bytes=limits.max_bytes,
         error=InvalidVideoError,
-        too_large=InvalidVideoError,
+        too_large=VideoTooLargeError,
         hint=_FORMATS_HINT,
     )
 
@@ -250,7 +333,7 @@ class _Source:
         if not data:
             raise InvalidVideoError(f"{self.name} is empty (0 bytes). " + _FORMATS_HINT)
         if len(data) > limits.max_bytes:
-            raise InvalidVideoError(
+            raise VideoTooLargeError(
                 f"{self.name} is {len(data) / 2**20:.0f} MB; the limit is {limits.max_bytes / 2**20:.0f} MB. "
                 "Please upload a shorter or smaller video."
             )
@@ -505,6 +588,122 @@ def _scaled_face(face: Any, scale: float) -> Any:
     return face.rescaled(1.0 / scale)
 
 
+def _merge_runs(
+    top: np.ndarray,
+    times: np.ndarray,
+    ends: np.ndarray,
+    mean: Callable[[list[int]], np.ndarray],
+    min_s: float,
+) -> list[list[int]]:
+    """Runs of the same label ``top``, as [start, stop) indices, with runs under ``min_s`` merged.
+
+    The shortest run goes first, into the neighbour whose mean probabilities are closest (the longer
+    on a tie); after each merge, neighbours with the same main emotion are joined. A heap and a linked
+    list keep this near O(n log n): a noisy ten-minute track can start with thousands of runs.
+    """
+    import heapq
+
+    cuts = [0, *(int(i) for i in np.flatnonzero(top[1:] != top[:-1]) + 1), len(top)]
+    stop = dict(itertools.pairwise(cuts))  # run start -> run stop
+    before = {b: a for a, b in itertools.pairwise(cuts[:-1])}
+    after = {a: b for a, b in itertools.pairwise(cuts[:-1])}
+
+    def length(a: int) -> float:
+        return float(ends[stop[a] - 1] - times[a])
+
+    def main(a: int) -> int:
+        return int(np.argmax(mean([a, stop[a]])))
+
+    def join(a: int, b: int) -> int:  # b is the run right after a
+        stop[a] = stop.pop(b)
+        following = after.pop(b, None)
+        before.pop(b, None)
+        if following is None:
+            after.pop(a, None)
+        else:
+            after[a], before[following] = following, a
+        return a
+
+    heap = [(length(a), a) for a in stop if length(a) < min_s - 1e-9]
+    heapq.heapify(heap)
+    while heap and len(stop) > 1:
+        size, a = heapq.heappop(heap)
+        if a not in stop or length(a) != size:
+            continue  # merged away, or grown since it was pushed
+        here = mean([a, stop[a]])
+        j = min(
+            (k for k in (before.get(a), after.get(a)) if k is not None),
+            key=lambda k: (float(np.abs(mean([k, stop[k]]) - here).sum()), -length(k)),
+        )
+        a = join(j, a) if j < a else join(a, j)
+        while a in before and main(before[a]) == main(a):
+            a = join(before[a], a)
+        while a in after and main(after[a]) == main(a):
+            a = join(a, after[a])
+        if length(a) < min_s - 1e-9:
+            heapq.heappush(heap, (length(a), a))
+    return [[a, stop[a]] for a in sorted(stop)]
+
+
+def _phase_names(mean: np.ndarray) -> tuple[tuple[int, ...], bool]:
+    """The label indices a phase is named after (strongest first), and whether it is mixed."""
+    order = [int(k) for k in np.argsort(-mean, kind="stable")]
+    if mean[order[0]] >= PURE_PHASE:
+        return (order[0],), False
+    return tuple(k for k in order[:3] if mean[k] >= MIXED_SHARE) or (order[0],), True
+
+
+def frame_faces(rgb: np.ndarray, detect_side: int = DETECT_SIDE, max_faces: int = 10) -> list[Any]:
+    """The faces of a video frame as the video analysis finds them, most prominent first (maybe none).
+
+    Faces are searched on a copy at most ``detect_side`` pixels a side (the photo pipeline searches
+    larger copies), and their boxes and points mapped back to the frame.
+    """
+    import cv2
+
+    from tools.faces import detect_faces
+
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max(MIN_DETECT_SIDE, int(detect_side)) / max(h, w))
+    small = (
+        cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        if scale < 1.0
+        else rgb
+    )
+    try:
+        faces = detect_faces(small, max_faces=max_faces)
+    except NoFaceError:
+        return []
+    return [_scaled_face(f, scale) for f in faces]
+
+
+def frame_record(rgb: np.ndarray, detect_side: int = DETECT_SIDE) -> Any:
+    """A video frame as a photo (``tools.analysis.ImageRecord``) whose faces are the video analysis's.
+
+    The photo tools then read the frame exactly as the analysis read it (same faces, same crops):
+    a frame taken from a video agrees with the video's single-frame reading at that moment. The 68
+    landmarks are fitted on the full frame, as for a photo. When the analysis's search finds no face,
+    the photo's own (larger) search runs instead.
+    """
+    from tools.analysis import ImageRecord, image_key
+    from tools.faces import Face, _lazy_landmarks
+
+    faces = [
+        Face(
+            f.box,
+            f.score,
+            None,
+            f.source,
+            points5=f.points5(),
+            fit=_lazy_landmarks(rgb, f.points5()),
+            detector=f.detector,
+        )
+        for f in frame_faces(rgb, detect_side)
+    ]
+    key = f"{image_key(rgb)}:video-faces-{max(MIN_DETECT_SIDE, int(detect_side))}"
+    return ImageRecord(rgb, key, faces=faces or None)
+
+
 class FrameAnalyzer:
     """The photo pipeline for one frame after another: detect, align, classify, track, smooth.
 
@@ -542,36 +741,17 @@ class FrameAnalyzer:
 
     def detect(self, rgb: np.ndarray) -> list[Any]:
         """The faces of a frame (``tools.faces.Face`` in frame coordinates), most prominent first."""
-        import cv2
-
-        from tools.faces import detect_faces
-
         if not self.classifier.aligns_faces:
-            h, w = rgb.shape[:2]
             return self.classifier.faces_of(_Whole(rgb))
-        h, w = rgb.shape[:2]
-        scale = min(1.0, self.detect_side / max(h, w))
-        small = (
-            cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-            if scale < 1.0
-            else rgb
-        )
-        try:
-            faces = detect_faces(small, max_faces=self.max_faces)
-        except NoFaceError:
-            return []
-        return [_scaled_face(f, scale) for f in faces]
+        return frame_faces(rgb, self.detect_side, self.max_faces)
 
     def classify(self, rgb: np.ndarray, faces: list[Any]) -> np.ndarray:
         """Probabilities (faces x classes) of the faces of one frame, in one forward pass."""
-        import torch
-
         if not faces:
             return np.zeros((0, len(self.labels)))
         crops = [self.classifier.align(rgb, f).image for f in faces]
-        # The classifier's own pass (ONNX Runtime where its export matches torch).
-        _, logits = self.classifier._forward(self.classifier.to_input(crops))
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        # The classifier's own pass (ONNX Runtime where the model has a graph).
+        return self.classifier.probabilities(crops)
 
     def process(self, rgb: np.ndarray, t: float, index: int = 0) -> FrameResult:
         """Analyses one RGB frame shown at ``t`` seconds."""
@@ -623,7 +803,9 @@ class VideoAnalysis:
         fps_analyzed: frames analysed per second of video.
         info: the header facts (size, codec, source rate).
         warnings: what the person should know (a damaged end, no face anywhere ...).
-        hold_s: how long a new reading must hold to count as a change.
+        hold_s: the shortest phase (see ``phases``), or a twentieth of the video when that is longer.
+        smooth_s: the time constant of the per-track smoothing the ``smoothed`` readings went through.
+        detect_side: faces were searched on a copy of each frame at most this many pixels a side.
     """
 
     name: str
@@ -635,6 +817,11 @@ class VideoAnalysis:
     info: VideoInfo
     warnings: list[str] = field(default_factory=list)
     hold_s: float = 0.5
+    smooth_s: float = 0.5
+    detect_side: int = DETECT_SIDE
+    _segments: dict[int, list[tuple[Phase, int, int]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -703,34 +890,118 @@ class VideoAnalysis:
         order = np.lexsort((mean, counts))
         return self.labels[int(order[-1])]
 
-    def changes(self, track: int | None = None) -> list[dict[str, Any]]:
-        """When the smoothed reading of a track changed and held for ``hold_s``: ``{"t", "from", "to"}``."""
+    @property
+    def step_s(self) -> float:
+        """Seconds between analysed frames (on average)."""
+        return 1.0 / self.fps_analyzed if self.fps_analyzed else 0.0
+
+    @property
+    def min_phase_s(self) -> float:
+        """The shortest phase: ``hold_s``, or a twentieth of the video when that is longer."""
+        return max(self.hold_s, self.duration_s / 20)
+
+    def frame_at(self, t: float) -> FrameResult | None:
+        """The analysed frame shown at ``t`` seconds (the last one at or before it); None before the first."""
+        best = None
+        for fr in self.frames:
+            if fr.t > t + 1e-3:
+                break
+            best = fr
+        return best
+
+    def phases(self, track: int | None = None) -> list[Phase]:
+        """The story of one face (the main one when None): the stretches where one emotion or mix holds.
+
+        Built from the smoothed readings: runs of the same smoothed label, where a run shorter than
+        ``min_phase_s`` is merged into the neighbour whose mean probabilities are closest (shortest
+        first), and neighbours with the same main emotion are joined. The smoothing lags the face by a
+        fraction of a second, so each boundary is moved back to where the single-frame readings first
+        show the new phase's emotion (one of them, for a mix), by at most three time constants. A phase
+        is named after its mean smoothed probabilities: one emotion when it holds ``PURE_PHASE`` on
+        average, else the emotions holding at least ``MIXED_SHARE`` ("fear and sad").
+        """
         track = self._track_of(track)
         if track is None:
             return []
+        return [phase for phase, _, _ in self._segment(track)]
+
+    def _segment(self, track: int) -> list[tuple[Phase, int, int]]:
+        """Phases of a track with the [start, stop) indices of their readings (computed once)."""
+        if track in self._segments:
+            return self._segments[track]
         rows = self.readings(track)
-        out: list[dict[str, Any]] = []
-        current: str | None = None
-        candidate: tuple[str, float] | None = None
-        for t, f in rows:
-            label = f.smoothed_label
-            if current is None:
-                current = label
-                continue
-            if label == current:
-                candidate = None
-                continue
-            if candidate is None or candidate[0] != label:
-                candidate = (label, t)
-            if t - candidate[1] >= self.hold_s - 1e-6 or (
-                t == rows[-1][0] and t - candidate[1] >= self.hold_s / 2
+        times = np.array([t for t, _ in rows])
+        smoothed = np.array([f.smoothed for _, f in rows])
+        raw = np.array([self.labels.index(f.label) for _, f in rows])
+        ends = np.append(times[1:], times[-1] + self.step_s)  # a reading holds until the next one
+        weights = np.maximum(ends - times, 1e-6)
+        min_s = self.min_phase_s
+
+        totals = np.concatenate([[0.0], np.cumsum(weights)])
+        sums = np.vstack([np.zeros(smoothed.shape[1]), np.cumsum(smoothed * weights[:, None], axis=0)])
+
+        def mean(span: list[int]) -> np.ndarray:  # time-weighted, from prefix sums
+            return (sums[span[1]] - sums[span[0]]) / (totals[span[1]] - totals[span[0]])
+
+        spans = _merge_runs(smoothed.argmax(axis=1), times, ends, mean, min_s)
+        lag = 3.0 * self.smooth_s
+        for previous, span in itertools.pairwise(spans):
+            named, i = _phase_names(mean(span))[0], span[0]
+            while (
+                i - 1 > previous[0]
+                and raw[i - 1] in named
+                and times[span[0]] - times[i - 1] <= lag + 1e-9
+                and ends[i - 2] - times[previous[0]] >= min_s - 1e-9
             ):
-                out.append({"t": round(candidate[1], 2), "from": current, "to": label})
-                current, candidate = label, None
+                i -= 1
+            previous[1] = span[0] = i
+        out = []
+        for a, b in spans:
+            m = mean([a, b])
+            names, mixed = _phase_names(m)
+            values = smoothed[a:b, names[0]]
+            first = int(np.argmax(values >= values.max() - PEAK_TIE))
+            phase = Phase(
+                track=track,
+                start_s=round(float(times[a]), 2),
+                end_s=round(float(ends[b - 1]), 2),
+                emotion=self.labels[names[0]],
+                emotions=tuple(self.labels[k] for k in names),
+                mixed=mixed,
+                mean_probs={label: round(float(v), 4) for label, v in zip(self.labels, m)},
+                peak_t=round(float(times[a + first]), 2),
+                peak_probability=round(float(values.max()), 4),
+                frames=b - a,
+            )
+            out.append((phase, a, b))
+        self._segments[track] = out
         return out
 
+    def changes(self, track: int | None = None) -> list[dict[str, Any]]:
+        """Where one phase gives way to the next: ``{"t", "from", "to", "from_phase", "to_phase"}``.
+
+        ``from`` and ``to`` are the phases' main emotions; ``from_phase`` and ``to_phase`` their names
+        (``"fear and sad"`` for a mixed one). See ``phases``.
+        """
+        phases = self.phases(track)
+        return [
+            {"t": b.start_s, "from": a.emotion, "to": b.emotion, "from_phase": a.name, "to_phase": b.name}
+            for a, b in itertools.pairwise(phases)
+        ]
+
     def peak(self, emotion: str, track: int | None = None) -> dict[str, Any] | None:
-        """When a track read ``emotion`` most strongly (smoothed): ``{"t", "probability", "track"}``."""
+        """When a track was most ``emotion``: the stretch, and the moment inside it (smoothed readings).
+
+        The stretch is the phase named after ``emotion`` with its highest mean (the longer on a tie);
+        the moment is the first frame within half a percentage point of the highest smoothed value in
+        it, and ``until`` the end of that plateau. When no phase is named after ``emotion`` (it never
+        leads), the moment is searched over the whole track and the stretch is None.
+
+        Returns:
+            ``{"t", "until", "probability", "track", "start_s", "end_s", "phase", "mean"}``
+            (``start_s``, ``end_s``, ``phase`` and ``mean`` None without a stretch), or None when the
+            video has no face.
+        """
         if emotion not in self.labels:
             raise InvalidRequestError(
                 f"{emotion!r} is not one of this model's emotions ({', '.join(self.labels)})."
@@ -738,9 +1009,32 @@ class VideoAnalysis:
         track = self._track_of(track)
         if track is None:
             return None
+        return self._peak(emotion, track)
+
+    def _peak(self, emotion: str, track: int) -> dict[str, Any]:
         k = self.labels.index(emotion)
-        t, f = max(self.readings(track), key=lambda tf: tf[1].smoothed[k])
-        return {"t": t, "probability": round(f.smoothed[k], 4), "track": track}
+        rows = self.readings(track)
+        named = [(p, a, b) for p, a, b in self._segment(track) if emotion in p.emotions]
+        best, a, b = (None, 0, len(rows))
+        if named:
+            best, a, b = max(named, key=lambda pab: (pab[0].mean_probs[emotion], pab[0].duration_s))
+        values = np.array([f.smoothed[k] for _, f in rows[a:b]])
+        near = values >= values.max() - PEAK_TIE
+        first = int(np.argmax(near))
+        last = first
+        while last + 1 < len(near) and near[last + 1]:
+            last += 1
+        until = rows[a + last + 1][0] if a + last + 1 < len(rows) else rows[-1][0] + self.step_s
+        return {
+            "t": round(rows[a + first][0], 2),
+            "until": round(float(until), 2),
+            "probability": round(float(values.max()), 4),
+            "track": track,
+            "start_s": best.start_s if best else None,
+            "end_s": best.end_s if best else None,
+            "phase": best.name if best else None,
+            "mean": best.mean_probs[emotion] if best else None,
+        }
 
     def timeline(self, step: float = 1.0) -> list[dict[str, Any]]:
         """Mean probabilities per track per ``step`` seconds: ``{"start", "track", "label", "probs", "frames"}``.
@@ -778,15 +1072,19 @@ class VideoAnalysis:
         return rows
 
     def summary(self) -> dict[str, Any]:
-        """Per track: seen from/to, frames, dominant emotion, mean probabilities, changes and peaks."""
+        """Per track: seen from/to, frames, dominant emotion, mean probabilities, phases, changes, peaks.
+
+        Also ``story``: the phases told in words (see ``story``).
+        """
         tracks = []
         for track in self.tracks:
             rows = self.readings(track)
             mean = np.mean([f.probs for _, f in rows], axis=0)
             peaks = {}
-            for k, label in enumerate(self.labels):
-                t, f = max(rows, key=lambda tf, k=k: tf[1].smoothed[k])
-                peaks[label] = {"t": t, "probability": round(f.smoothed[k], 4)}
+            for label in self.labels:
+                peak = self._peak(label, track)
+                peak.pop("track")
+                peaks[label] = peak
             tracks.append(
                 {
                     "track": track,
@@ -795,6 +1093,7 @@ class VideoAnalysis:
                     "frames": len(rows),
                     "dominant": self.dominant(track),
                     "mean_probs": {k: round(float(v), 4) for k, v in zip(self.labels, mean)},
+                    "phases": [p.to_dict() for p in self.phases(track)],
                     "changes": self.changes(track),
                     "peaks": peaks,
                 }
@@ -805,31 +1104,87 @@ class VideoAnalysis:
             "frames_without_faces": self.frames_without_faces,
             "no_face_spans": [[round(a, 2), round(b, 2)] for a, b in self.no_face_spans()],
             "tracks": tracks,
+            "smooth_s": self.smooth_s,
+            "min_phase_s": round(self.min_phase_s, 2),
+            "story": self.story(),
             "warnings": list(self.warnings),
         }
 
-    def describe(self) -> str:
-        """A short paragraph: who was seen, their dominant emotion and how it changed."""
-        summary = self.summary()
-        if not summary["tracks"]:
+    def end_words(self, t: float) -> str:
+        """``the end`` for a time within a frame of the end of the video, else the time."""
+        return "the end" if t >= self.duration_s - 1.5 * self.step_s - 1e-6 else format_time(t)
+
+    def face_story(self, track: int | None = None, who: str = "the face", max_phases: int = 8) -> str:
+        """One face's phases in words: ``the face is sad from 0:00 to 0:06.2, then happy to the end``."""
+        phases = self.phases(track)
+        if not phases:
+            return f"{who} is not seen"
+        first, last = phases[0], phases[-1]
+        if len(phases) == 1:
+            if first.start_s <= 1.5 * self.step_s and self.end_words(last.end_s) == "the end":
+                return f"{who} is {first.name} the whole time"
             return (
-                f"No face was found in any of the {len(self.frames)} analysed frames of {self.name} "
-                f"({format_time(self.duration_s)})."
+                f"{who} is {first.name} throughout ({format_time(first.start_s)}–{format_time(last.end_s)})"
             )
-        parts = [f"{self.name} ({format_time(self.duration_s)}, {len(self.frames)} frames analysed):"]
-        for tr in summary["tracks"][:4]:
-            text = (
-                f"face {tr['track']} (seen {format_time(tr['first_s'])}–{format_time(tr['last_s'])}) "
-                f"is mostly {tr['dominant']}"
+        shown = phases if len(phases) <= max_phases else phases[: max_phases - 1]
+        parts = [f"{first.name} from {format_time(first.start_s)} to {format_time(phases[1].start_s)}"]
+        for i, phase in enumerate(shown[1:], start=1):
+            end = phases[i + 1].start_s if i + 1 < len(phases) else last.end_s
+            parts.append(f"then {phase.name} to {self.end_words(end) if phase is last else format_time(end)}")
+        if len(shown) < len(phases):
+            parts.append(
+                f"… ({len(phases) - len(shown) - 1} more), then {last.name} from {format_time(last.start_s)} "
+                f"to {self.end_words(last.end_s)}"
             )
-            if tr["changes"]:
-                steps = ", ".join(f"{c['to']} at {format_time(c['t'])}" for c in tr["changes"][:6])
-                text += f", then {steps}"
-            parts.append(text + ".")
-        if summary["frames_without_faces"]:
-            parts.append(f"{summary['frames_without_faces']} frames had no face.")
-        parts.extend(self.warnings)
-        return " ".join(parts)
+        return f"{who} is " + ", ".join(parts)
+
+    def story(self, track: int | None = None, max_faces: int = 4) -> str:
+        """What happens in the video, told per face with times, and where no face is seen.
+
+        ``mood.mp4 (0:19.7, 472 frames analysed): the face is sad from 0:00 to 0:06.2, then fear and
+        sad to 0:09.4, then happy to the end.`` Several faces are told one after the other
+        (``face 1 is ...; face 2 is ...``); ``track`` tells one face only.
+        """
+        if not self.tracks:
+            return " ".join(
+                [
+                    f"No face was found in any of the {len(self.frames)} analysed frames of {self.name} "
+                    f"({format_time(self.duration_s)}): use a video where a face is visible, upright and well lit.",
+                    *(w for w in self.warnings if w != NO_FACE_WARNING),
+                ]
+            )
+        many = len(self.tracks) > 1
+        tracks = [self._track_of(track)] if track is not None else self.tracks
+        faces = [self.face_story(k, f"face {k}" if many else "the face") for k in tracks[:max_faces]]
+        text = f"{self.name} ({format_time(self.duration_s)}, {len(self.frames)} frames analysed): "
+        text += "; ".join(faces)
+        if len(tracks) > max_faces:
+            text += f"; and {len(tracks) - max_faces} more faces"
+        text += "."
+        if self.frames_without_faces:
+            spans, brief = [], 0
+            for a, b in self.no_face_spans():
+                if b - a < self.min_phase_s - 1e-9:
+                    brief += 1  # a missed detection or two, like the flickers the phases ignore
+                elif a <= self.step_s / 2:
+                    spans.append(f"until {format_time(b)}")
+                else:
+                    spans.append(f"{format_time(a)} to {self.end_words(b)}")
+            if len(spans) > 4:
+                spans[4:] = [f"{len(spans) - 4} more stretches"]
+            if brief:
+                moments = "a brief moment" if brief == 1 else f"{brief} brief moments"
+                spans.append(f"and {moments}" if spans else moments)
+            text += f" {self.frames_without_faces} frames had no face ({', '.join(spans)})."
+        text += (
+            f" (Readings smoothed over ~{self.smooth_s:g} s; stretches under {self.min_phase_s:.1f} s are "
+            "merged into a neighbour.)"
+        )
+        return " ".join([text, *self.warnings])
+
+    def describe(self) -> str:
+        """A short paragraph: what happens to each face, with times (``story``)."""
+        return self.story()
 
     # -- export --------------------------------------------------------------------------------
 
@@ -931,16 +1286,13 @@ def analyze_video(
 
 @contextlib.contextmanager
 def _torch_threads(threads: int | None) -> Iterator[None]:
-    import torch
+    from tools.device import limit_torch_threads
 
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
+    restore = limit_torch_threads(threads)  # nothing to set when torch is not loaded (ONNX Runtime)
     try:
         yield
     finally:
-        if threads:
-            torch.set_num_threads(before)
+        restore()
 
 
 def _analyze(
@@ -991,9 +1343,9 @@ def _analyze(
         info=info,
         warnings=warnings,
         hold_s=hold_s,
+        smooth_s=smooth_s,
+        detect_side=analyzer.detect_side,
     )
     if not result.tracks:
-        result.warnings.append(
-            "No face was found in any frame: use a video where a face is visible, upright and well lit."
-        )
+        result.warnings.append(NO_FACE_WARNING)
     return result

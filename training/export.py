@@ -1,4 +1,5 @@
-"""Exporting a trained network in the project's checkpoint format, metrics in its model card."""
+"""Exporting a trained network in the project's checkpoint format, metrics in its model card, and
+its ONNX graph (``model.onnx``) so the checkpoint serves without torch."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import torch
 
-from tools.models.checkpoint import CARD, read_card, resolve_checkpoint, save_checkpoint
+from tools.models.checkpoint import CARD, read_card, resolve_checkpoint, save_checkpoint, write_graph
 from tools.models.spec import ModelSpec
 
 __all__ = ["export_checkpoint", "update_card_metrics", "summarise_metrics"]
@@ -26,12 +27,21 @@ def summarise_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_checkpoint(
-    folder: str | Path, model: torch.nn.Module, spec: ModelSpec, provenance: dict[str, Any] | None = None
+    folder: str | Path,
+    model: torch.nn.Module,
+    spec: ModelSpec,
+    provenance: dict[str, Any] | None = None,
+    graph: bool = True,
 ) -> Path:
-    """Writes ``model.safetensors`` + ``model_card.json`` to ``folder``, merging ``provenance``."""
+    """Writes ``model.safetensors`` + ``model_card.json`` to ``folder``, merging ``provenance``, and
+    with ``graph`` the ONNX graph ``model.onnx`` beside them (when the network exports faithfully;
+    see ``tools.models.checkpoint.write_graph``)."""
     card = ModelSpec.from_dict(spec.to_dict())  # a copy: the caller's spec stays as it was
     card.provenance = {**card.provenance, **(provenance or {})}
-    return save_checkpoint(folder, model, card)
+    folder = save_checkpoint(folder, model, card)
+    if graph:
+        write_graph(folder, model, card)
+    return folder
 
 
 def update_card_metrics(folder: str | Path, results: dict[str, dict[str, Any]]) -> ModelSpec:

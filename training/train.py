@@ -303,7 +303,11 @@ def _lr_lambda(total_steps: int, warmup_steps: int, min_ratio: float):
 def _save_last(run_dir: Path, model: nn.Module, spec: ModelSpec, state: dict[str, Any]) -> None:
     last = run_dir / "last"
     export_checkpoint(
-        last, model, spec, {"epoch": state["epoch"], "note": "latest epoch; resume state in train_state.pt"}
+        last,
+        model,
+        spec,
+        {"epoch": state["epoch"], "note": "latest epoch; resume state in train_state.pt"},
+        graph=False,  # the resume state; serving uses best/ (its graph is written there)
     )
     tmp = last / (STATE_FILE + ".tmp")
     torch.save(state, tmp)

@@ -35,6 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-upload-mb", type=float, default=None, help="largest photo accepted, in MB (default 25)"
     )
     rest.add_argument(
+        "--max-video-mb", type=float, default=None, help="largest video accepted, in MB (default 200)"
+    )
+    rest.add_argument(
+        "--max-video-seconds", type=float, default=None, help="longest video accepted (default 600)"
+    )
+    rest.add_argument(
+        "--no-access-log", action="store_true", help="no line per request on stderr (default: one each)"
+    )
+    rest.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -86,26 +95,51 @@ def run_mcp(args: argparse.Namespace) -> int:
     if args.http is None:
         server.run("stdio")
     else:
+        import uvicorn
+
+        from tools.serve.mcp_server import http_app
+
         print(f"MCP server on http://{args.host}:{args.http}/mcp", file=sys.stderr, flush=True)
-        server.run("streamable-http")
+        # As FastMCP.run("streamable-http") does, with requests too large to read answered as tool errors.
+        uvicorn.run(http_app(server), host=args.host, port=args.http, log_level="warning")
     return 0
 
 
 def run_rest(args: argparse.Namespace) -> int:
-    """Runs the REST API with uvicorn until interrupted."""
+    """Runs the REST API with uvicorn until interrupted; one access-log line per request on stderr."""
+    import logging
+
     import uvicorn
 
     from tools.images import MAX_BYTES
-    from tools.serve.rest import RestSettings, create_app
+    from tools.serve.observability import ACCESS_LOGGER
+    from tools.serve.rest import DEFAULT_MAX_VIDEO_BYTES, DEFAULT_MAX_VIDEO_SECONDS, RestSettings, create_app
 
+    if args.max_video_seconds is not None and not args.max_video_seconds > 0:
+        raise InvalidRequestError(
+            f"--max-video-seconds must be a positive number; got {args.max_video_seconds}."
+        )
     max_bytes = int(args.max_upload_mb * 2**20) if args.max_upload_mb else MAX_BYTES
+    max_video = int(args.max_video_mb * 2**20) if args.max_video_mb else DEFAULT_MAX_VIDEO_BYTES
     settings = RestSettings(
         service=_service(args),
         workers=_workers(args),
         max_waiting=args.max_waiting,
         max_upload_bytes=max_bytes,
+        max_video_bytes=max_video,
+        max_video_seconds=args.max_video_seconds or DEFAULT_MAX_VIDEO_SECONDS,
         api_key=os.environ.get(args.api_key_env) or None,
         cors_origins=tuple(args.cors_origin),
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    # A client's implausible X-Request-ID is replaced by a new id: not worth a warning line each time.
+    logging.getLogger("asgi_correlation_id").setLevel(logging.ERROR)
+    access = logging.getLogger(ACCESS_LOGGER)
+    if not args.no_access_log:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
+    # uvicorn's own access log is off: ours has the request id and the duration.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

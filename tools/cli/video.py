@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Analyses a video (MP4, MOV, WebM, MKV, AVI or an animated GIF) frame by frame: faces are "
             "detected, tracked and classified, and the readings smoothed over time. Prints a per-second "
-            "table and a summary, or JSON; --csv writes one row per face per frame."
+            "table and the story (each face's phases with times), or JSON (with the phases); --csv writes "
+            "one row per face per frame."
         ),
     )
     parser.add_argument("clip", type=Path, help="the video file")
@@ -95,7 +96,7 @@ def _print_table(result: Any) -> None:
         f"{result.name}: {result.info.width}x{result.info.height}, {format_time(result.duration_s)}, "
         f"{len(result.frames)} frames analysed ({result.fps_analyzed:.1f}/s), model {result.model}"
     )
-    print(f"{'time':>6}  faces")
+    print(f"{'time':>6}  faces (each second: the mean of its frames' single readings, not smoothed)")
     rows: dict[float, list[dict]] = {}
     for row in result.timeline():
         rows.setdefault(row["start"], []).append(row)
@@ -107,4 +108,4 @@ def _print_table(result: Any) -> None:
         ]
         print(f"{format_time(start):>6}  " + (" | ".join(cells) or "no face"))
     print()
-    print(result.describe())
+    print(result.story())

@@ -1,45 +1,78 @@
 """The MCP server: ``python -m tools serve mcp`` (stdio) or ``... mcp --http PORT`` (streamable HTTP).
 
 Tools, with the names and meaning of the LangChain tools (``tools.lc``): ``classify_emotion``,
-``explain_prediction`` (text plus the heatmap as image content), ``answer_question`` and
-``describe_face``. Each takes ``image`` as base64 or a data URL; a file path only when the server
-was started with ``--allow-dir DIR`` and the resolved path lies inside DIR. Every tool returns a
-short text and its data as structured content; every error a caller can cause comes back as a tool
-error (``isError``) carrying the project's message.
+``explain_prediction`` (text plus the heatmap as image content), ``answer_question``,
+``describe_face`` and ``find_faces`` (plus the numbered photo). Each takes ``image`` as base64 or a
+data URL; a file path only when the server was started with ``--allow-dir DIR`` and the resolved
+path lies inside DIR. Every tool returns a short text and its data as structured content; every
+error a caller can cause comes back as a tool error (``isError``) whose text is ``Type: message``
+and whose structured content is the REST API's envelope ``{"error": {"type", "message"}}``: the
+project's errors, arguments of the wrong type or missing (pydantic's complaint, reworded), an
+unknown tool, and over HTTP a request too large to read (``http_app``), which the SDK's transport
+would answer with a plain-text 413 that ends the client's session. The server reports the
+project's version in ``serverInfo``.
 
 Adding a tool is one typed async function below plus one line in ``MCP_TOOLS``: the function's
-docstring is the description a model reads, its annotated arguments the input schema.
+docstring is the description a model reads, its annotated arguments the input schema; the
+instructions list the tools from that table.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.fastmcp import Context, FastMCP
-from mcp.types import CallToolResult, ImageContent, TextContent, ToolAnnotations
-from pydantic import Field
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
+from pydantic import Field, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tools.errors import FaceAgentError
+from tools.errors import FaceAgentError, ImageTooLargeError, InvalidRequestError
 from tools.images import MAX_BYTES
-from tools.serve.service import FaceService, ToolOutput, WorkQueue, decode_image_argument
+from tools.serve.service import (
+    FaceService,
+    ToolOutput,
+    WorkQueue,
+    decode_image_argument,
+    project_version,
+    validation_message,
+)
 
-__all__ = ["ServeState", "MCP_TOOLS", "build_mcp_server", "SERVER_NAME"]
+__all__ = ["ServeState", "MCP_TOOLS", "build_mcp_server", "http_app", "SERVER_NAME", "instructions"]
 
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "facial-emotion"
-INSTRUCTIONS = (
-    "Tools that read faces in photos: the emotion of each face (classify_emotion), why the model "
-    "read it so with a heatmap (explain_prediction), and the visible state of a face: mouth, eyes, "
-    "brows, head pose (answer_question, describe_face). Pass the photo as base64 or a data URL. "
-    "Faces are numbered in reading order (left to right, then top to bottom, from 1), as on the "
-    "numbered photo of find_faces."
-)
+# The largest JSON-RPC request read over HTTP: a photo at the size limit in base64, plus room.
+MAX_HTTP_BODY = (MAX_BYTES * 4) // 3 + 1024 * 1024
+
+
+def instructions(tools: Sequence[Callable[..., Any]]) -> str:
+    """What the server tells a client model: every tool by name with its docstring's first line."""
+    lines = [f"- {tool.__name__}: {(tool.__doc__ or '').strip().splitlines()[0]}" for tool in tools]
+    return (
+        "Tools that read faces in photos:\n"
+        + "\n".join(lines)
+        + "\nPass the photo as base64 or a data URL. Faces are numbered in reading order (left to right, "
+        "then top to bottom, from 1), as on the numbered photo of find_faces. Errors come back as tool "
+        "errors whose text is 'ErrorType: message'."
+    )
+
+
+def error_result(kind: str, message: str) -> CallToolResult:
+    """A tool error: ``Type: message`` as text and the REST API's envelope as structured content."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=f"{kind}: {message}")],
+        structuredContent={"error": {"type": kind, "message": message}},
+        isError=True,
+    )
 
 
 @dataclass
@@ -59,11 +92,7 @@ class ServeState:
             source = decode_image_argument(file, self.allow_dir, max_bytes, what)
             out = await self.queue.run(lambda: work(source))
         except FaceAgentError as exc:
-            return CallToolResult(
-                content=[TextContent(type="text", text=f"{type(exc).__name__}: {exc}")],
-                structuredContent={"error": {"type": type(exc).__name__, "message": str(exc)}},
-                isError=True,
-            )
+            return error_result(type(exc).__name__, str(exc))
         content: list[TextContent | ImageContent] = [TextContent(type="text", text=out.text)]
         if out.png:
             content.append(
@@ -182,6 +211,29 @@ MCP_TOOLS: list[Callable[..., Any]] = [
 ]
 
 
+class _FaceMCP(FastMCP):
+    """FastMCP whose argument errors and unknown tools are tool errors in the project's envelope."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any]
+    ) -> Sequence[ContentBlock] | dict[str, Any]:
+        try:
+            return await super().call_tool(name, arguments)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                message = validation_message(cause.errors(), f"Invalid arguments for {name}")
+            elif name not in {t.name for t in self._tool_manager.list_tools()}:
+                known = ", ".join(t.__name__ for t in MCP_TOOLS)
+                message = f"There is no tool {name[:80]!r}; the tools are: {known}."
+            else:
+                log.exception("unexpected error in tool %s", name)
+                return error_result(
+                    "InternalError", f"Something went wrong on the server ({type(cause or exc).__name__})."
+                )  # type: ignore[return-value]
+            return error_result(InvalidRequestError.__name__, message)  # type: ignore[return-value]
+
+
 def build_mcp_server(
     service: FaceService | None = None,
     *,
@@ -201,17 +253,106 @@ def build_mcp_server(
         workers: threads doing the CPU work.
         max_waiting: tool calls allowed to wait for a thread before they are refused.
     """
-    server = FastMCP(
+    server = _FaceMCP(
         SERVER_NAME,
-        instructions=INSTRUCTIONS,
+        instructions=instructions(MCP_TOOLS),
         host=host,
         port=port,
-        max_request_body_size=(MAX_BYTES * 4) // 3 + 1024 * 1024,
+        # Larger requests never reach the transport over HTTP: http_app() answers them.
+        max_request_body_size=MAX_HTTP_BODY + 1,
         log_level="WARNING",
     )
+    server._mcp_server.version = project_version()  # serverInfo.version (the SDK's own otherwise)
     server.face_state = ServeState(  # type: ignore[attr-defined]  # read back by _state()
         service or FaceService(), WorkQueue(workers, max_waiting), allow_dir
     )
     for tool in MCP_TOOLS:
         server.add_tool(tool, name=tool.__name__, structured_output=False, annotations=READ_ONLY)
     return server
+
+
+# --- HTTP: requests too large to read -------------------------------------------------------------------
+
+_KEEP = 64 * 1024  # bytes kept from each end of an oversized request, to find its id and method
+_ID = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.){0,200}")')
+_TOOL_CALL = re.compile(rb'"method"\s*:\s*"tools/call"')
+
+
+class _TooLarge:
+    """ASGI middleware: a request over ``max_bytes`` is read through (keeping only its two ends) and
+    answered as a JSON-RPC result with a tool error, so the client's session goes on."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), b"")
+        if declared.isdigit() and int(declared) <= self.max_bytes:
+            await self.app(scope, receive, send)  # the transport still checks the actual size
+            return
+        buffered: list[Message] = []  # the request as it came, while it is within the limit
+        head, tail, size, more = bytearray(), b"", 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client has gone
+            chunk = message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            size += len(chunk)
+            if len(head) < _KEEP:
+                head += chunk[: _KEEP - len(head)]
+            tail = (tail + chunk)[-_KEEP:]
+            if size <= self.max_bytes:
+                buffered.append(message)
+            else:
+                buffered.clear()
+        if size <= self.max_bytes:  # sent without a length, and small after all: hand it on
+
+            async def again() -> Message:
+                return buffered.pop(0) if buffered else await receive()
+
+            await self.app(scope, again, send)
+            return
+        await self._refuse(send, bytes(head), tail, size)
+
+    async def _refuse(self, send: Send, head: bytes, tail: bytes, size: int) -> None:
+        found = _ID.search(head) or _ID.search(tail)
+        request_id = json.loads(found.group(1)) if found else None
+        limit_mb = MAX_BYTES / 2**20
+        message = (
+            f"The request is {size / 2**20:.1f} MB; a photo may be at most {limit_mb:.0f} MB "
+            f"(about {self.max_bytes / 2**20:.0f} MB as base64). Send a smaller photo."
+        )
+        if request_id is not None and (_TOOL_CALL.search(head) or _TOOL_CALL.search(tail)):
+            result = error_result(ImageTooLargeError.__name__, message)
+            body: dict[str, Any] = {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "result": result.model_dump(by_alias=True, exclude_none=True),
+            }
+            status = 200
+        else:
+            body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32600, "message": message}}
+            status = 413
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def http_app(server: FastMCP, max_bytes: int = MAX_HTTP_BODY) -> ASGIApp:
+    """The streamable-HTTP ASGI app of ``server``, answering requests over ``max_bytes`` with a tool
+    error instead of the transport's plain-text 413 (run it with uvicorn)."""
+    return _TooLarge(server.streamable_http_app(), max_bytes)

@@ -8,7 +8,9 @@ the heatmap PNG. Faces are counted from 1 in every argument, as in ``tools.lc``.
 ``decode_image_argument`` turns a tool argument into something ``tools.images`` reads: base64, a
 data URL, or a file path, the last only inside a folder the operator allowed. ``WorkQueue`` runs the
 CPU work off the event loop on a fixed number of threads with a bounded number of requests waiting;
-past it, ``CapacityError`` (a 503 / an MCP tool error) instead of an ever longer queue.
+past it, ``CapacityError`` (a 503 / an MCP tool error) instead of an ever longer queue. A request whose
+caller gives up frees its place at once: work not started yet never runs, and long work (a video)
+stops at its next frame when told through its ``stop`` event.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import base64
 import binascii
 import re
 import threading
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +38,10 @@ __all__ = [
     "FaceService",
     "ToolOutput",
     "WorkQueue",
+    "WorkAbandoned",
     "decode_image_argument",
+    "validation_message",
+    "project_version",
     "IMAGE_SUFFIXES",
 ]
 
@@ -52,6 +60,35 @@ class ToolOutput:
     text: str
     data: dict[str, Any]
     png: bytes | None = None
+
+
+@lru_cache(maxsize=1)
+def project_version() -> str:
+    """The project's version: pyproject.toml's in a checkout, else the installed distribution's."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    try:
+        return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        return metadata.version("facial-emotion-agent")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def validation_message(errors: Iterable[Mapping[str, Any]], prefix: str = "Invalid request") -> str:
+    """One sentence from pydantic's validation errors: ``"Invalid request: face: ...; image: ..."``.
+
+    Args:
+        errors: pydantic's ``errors()`` (``loc``, ``msg``, ``type``).
+        prefix: what was invalid ("Invalid request", "Invalid arguments for classify_emotion").
+    """
+    parts = []
+    for problem in errors:
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p not in ("body", "query", "header"))
+        what = "this field is required" if problem.get("type") == "missing" else problem.get("msg", "invalid")
+        parts.append(f"{where}: {what}" if where else str(what))
+    return f"{prefix}: " + "; ".join(parts or ["invalid"]) + "."
 
 
 # --- image arguments ------------------------------------------------------------------------------------
@@ -134,8 +171,17 @@ def _allowed_path(text: str, allow_dir: Path | None, what: str = "image") -> Pat
 # --- the work queue --------------------------------------------------------------------------------------
 
 
+class WorkAbandoned(Exception):
+    """Raised inside long work whose caller has gone; nobody receives it (not a ``FaceAgentError``)."""
+
+
 class WorkQueue:
     """Runs blocking work on ``workers`` threads with at most ``max_waiting`` requests queued.
+
+    A caller that stops waiting (its task is cancelled: a client that disconnected) frees its place
+    at once; work of its that had not started is dropped. Work already running cannot be interrupted
+    from outside (it stops early only if it watches a stop event), so up to ``workers`` abandoned
+    jobs may still hold threads while new requests wait behind them.
 
     Args:
         workers: threads doing the work (one torch thread each; see ``tools.device.serving_threads``).
@@ -147,12 +193,31 @@ class WorkQueue:
         self.max_waiting = max(0, max_waiting)
         self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="face-serve")
         self._pending = 0
+        self._busy = 0
+        self._queued = 0
+        self.abandoned = 0  # callers that stopped waiting
+        self.stopped = 0  # jobs that noticed and stopped early (``WorkAbandoned``)
         self._lock = threading.Lock()
 
     @property
+    def limit(self) -> int:
+        """Requests admitted at once (running or waiting) before ``CapacityError``."""
+        return self.workers + self.max_waiting
+
+    @property
     def pending(self) -> int:
-        """Requests running or waiting now."""
+        """Requests running or waiting now whose callers still wait for them."""
         return self._pending
+
+    @property
+    def busy(self) -> int:
+        """Worker threads working now (abandoned work included, until it ends)."""
+        return self._busy
+
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting for a thread."""
+        return self._queued
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Runs ``fn`` on a worker thread and waits for it without blocking the event loop.
@@ -160,19 +225,42 @@ class WorkQueue:
         Raises:
             CapacityError: every worker is busy and the waiting line is full.
         """
-        limit = self.workers + self.max_waiting
         with self._lock:
-            if self._pending >= limit:
+            if self._pending >= self.limit:
                 raise CapacityError(
-                    f"The server is busy: {self._pending} requests are running or waiting (limit {limit}). "
-                    "Try again in a moment."
+                    f"The server is busy: {self._pending} requests are running or waiting "
+                    f"(limit {self.limit}). Try again in a moment."
                 )
             self._pending += 1
+            self._queued += 1
+
+        def job() -> T:
+            with self._lock:
+                self._queued -= 1
+                self._busy += 1
+            try:
+                return fn()
+            except WorkAbandoned:
+                with self._lock:
+                    self.stopped += 1
+                raise
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+        future = self._executor.submit(job)
         try:
-            return await asyncio.wrap_future(self._executor.submit(fn))
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()  # not started: it never runs; running: it ends unobserved
+            with self._lock:
+                self.abandoned += 1
+            raise
         finally:
             with self._lock:
                 self._pending -= 1
+                if future.cancelled():
+                    self._queued -= 1
 
     def shutdown(self) -> None:
         """Stops the threads (waits for running work)."""
@@ -222,6 +310,18 @@ class FaceService:
     @property
     def model_name(self) -> str:
         return str(self.classifier.name)
+
+    @property
+    def labels(self) -> list[str]:
+        """The emotions the loaded classifier reads (its label set, in its order)."""
+        return list(self.classifier.labels)
+
+    @property
+    def methods(self) -> list[str]:
+        """The CAM methods ``explain`` takes, by their canonical names."""
+        from tools.explainer import METHODS
+
+        return list(METHODS)
 
     def classify(self, image: Any, face: int | None = None) -> ToolOutput:
         """Every face's emotion (or one face's), in the order of their numbers (reading order);
@@ -273,6 +373,40 @@ class FaceService:
         """A short paragraph on the eyes, mouth, brows and head pose of one face."""
         answer = self.load()._qa.describe(image, face=face)
         return ToolOutput(f"face {answer.number}: {answer.text} [{answer.backend}]", answer.to_dict())
+
+    def video(
+        self,
+        video: Any,
+        fps: float | None = None,
+        name: str | None = None,
+        limits: Any = None,
+        stop: threading.Event | None = None,
+    ) -> ToolOutput:
+        """Faces of a video over time, as ``python -m tools video --json`` prints them.
+
+        Args:
+            video: the file's bytes (decoded in memory), or a path.
+            fps: frames analysed per second of video; every frame up to 30 a second when None.
+            name: the file's name, for the result and messages.
+            limits: a ``tools.video.VideoLimits`` (size, duration, resolution); the defaults when None.
+            stop: when set, the analysis stops at its next frame (``WorkAbandoned``).
+        """
+        from tools.video import analyze_video
+
+        def progress(done: int, total: int | None) -> None:
+            if stop is not None and stop.is_set():
+                raise WorkAbandoned(f"stopped after {done} frames: the caller has gone")
+
+        result = analyze_video(
+            video,
+            fps=fps,
+            classifier=self.classifier,
+            progress=progress,
+            limits=limits,
+            name=name,
+            threads=None,
+        )
+        return ToolOutput(result.story(), result.to_dict())
 
     def health(self) -> dict[str, Any]:
         """Model and memory figures for ``/health``."""

@@ -1,0 +1,305 @@
+"""Plays blind-written conversations through real ``ChatSession``s and scores how they were routed.
+
+A blind batch (``tests/corpus/blind/<batch>/``) is written by someone who has not seen the agent's
+code or the development corpus, from the README's "What you can ask", the photos and a list of kinds
+of users (see ``tests/corpus/blind/README.md``). Its files:
+
+- ``conversations.json``: conversations of turns, each with ``say``, optional ``attach``, the
+  ``route`` the product must take (``emotion``, ``explain``, ``feature``, ``describe``, ``faces``,
+  ``video``, ``video_moment``, ``compare``, ``product``, ``decline``, ``clarify``, ``chat``), the
+  ``photo`` and ``face`` it is about (in words) and ``expect`` (what a right reply does, in words);
+- ``boundaries.json``: single messages that must be declined (``sensitive``) or answered
+  (``ordinary``);
+- ``key.json``: written by the scorer after the batch, never by its writer: the face number each
+  turn's ``face`` description means (read off the numbered photo), by ``"<conversation>#<turn>"``;
+- ``judgement.json``: a blind judge's verdict on each reply's content (``right``: true/false, ``why``),
+  and on each boundary message (``declined``: true/false), written from the transcript.
+
+"Routed right" is computed here: the tools that ran match the route, on the photos and the face
+the turn is about (extra look-ups such as ``find_faces`` are fine; a turn that must be declined,
+answered from product knowledge, or clarified runs no analysis of a face it was not asked about).
+"Right in content" is routed right and judged right.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.photos import MEDIA, media_bytes
+
+__all__ = ["BLIND", "BlindRunner", "TurnRecord", "load_batch", "route_problems", "score"]
+
+BLIND = Path(__file__).parent / "blind"
+UPLOADS = {upload: name for name, (_, upload, _) in MEDIA.items()}
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".avi")
+ANALYSIS = {
+    "classify_emotion",
+    "explain_prediction",
+    "answer_question",
+    "describe_face",
+    "analyze_video",
+    "video_frame",
+}
+ROUTE_TOOLS = {
+    "emotion": {"classify_emotion"},
+    "explain": {"explain_prediction"},
+    "feature": {"answer_question", "describe_face"},
+    "describe": {"describe_face", "answer_question"},
+    "faces": {"find_faces"},
+    "video": {"analyze_video"},
+    "video_moment": {"video_frame"},
+}
+NO_ANALYSIS = {"product", "chat", "decline"}
+
+
+def load_batch(batch: str) -> dict[str, Any]:
+    """The files of one blind batch (missing optional files are empty)."""
+    folder = BLIND / batch
+
+    def read(name: str, default: Any) -> Any:
+        path = folder / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
+
+    return {
+        "conversations": read("conversations.json", {"conversations": []})["conversations"],
+        "boundaries": read("boundaries.json", {"sensitive": [], "ordinary": []}),
+        "key": read("key.json", {}),
+        "judgement": read("judgement.json", {}),
+    }
+
+
+@dataclass
+class TurnRecord:
+    """What happened in one turn."""
+
+    id: str
+    say: str
+    route: list[str]
+    photo: Any
+    face: Any
+    expect: str
+    calls: list[tuple[str, dict]] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    images: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "say": self.say,
+            "route": self.route,
+            "photo": self.photo,
+            "face": self.face,
+            "expect": self.expect,
+            "calls": [
+                {
+                    "tool": n,
+                    **{k: v for k, v in a.items() if k != "question"},
+                    "about": self.names.get(_id(a), ""),
+                }
+                | ({"question": a["question"]} if "question" in a else {})
+                for n, a in self.calls
+            ],
+            "reply": self.text,
+            "images_shown": self.images,
+            "error": self.error,
+        }
+
+
+def _id(args: dict) -> str:
+    return str(args.get("image_id") or args.get("video_id") or "")
+
+
+class BlindRunner:
+    """Plays a batch on shared models (one classifier, explainer and answerer for all sessions)."""
+
+    def __init__(self) -> None:
+        from tools.classifier import default_classifier
+        from tools.explainer import Explainer
+        from tools.vqa import FaceQA
+
+        self.classifier = default_classifier(None)
+        self.explainer = Explainer(self.classifier, render_ahead=True)
+        self.qa = FaceQA(classifier=self.classifier)
+
+    def session(self) -> Any:
+        from agent import AgentSettings, ChatSession
+
+        return ChatSession(
+            model="offline",
+            settings=AgentSettings(),
+            classifier=self.classifier,
+            explainer=self.explainer,
+            qa=self.qa,
+        )
+
+    @staticmethod
+    def _upload(session: Any, upload: str) -> None:
+        data = media_bytes(UPLOADS[upload])
+        if upload.lower().endswith(VIDEO_SUFFIXES):
+            session.add_video(data, upload)
+        else:
+            session.add_image(data, upload)
+
+    @staticmethod
+    def _names(session: Any) -> dict[str, str]:
+        names = {s.id: s.name for s in session.images}
+        videos = getattr(session, "videos", None)
+        for v in videos if videos is not None else []:
+            names[v.id] = v.name
+        return names
+
+    def play(self, conversation: dict[str, Any]) -> list[TurnRecord]:
+        """Plays one conversation; one record per turn."""
+        session = self.session()
+        for upload in conversation.get("uploads", []):
+            self._upload(session, upload)
+        records = []
+        for index, turn in enumerate(conversation["turns"]):
+            for upload in turn.get("attach") or []:
+                self._upload(session, upload)
+            reply = session.send(turn["say"])
+            records.append(
+                TurnRecord(
+                    id=f"{conversation['id']}#{index + 1}",
+                    say=turn["say"],
+                    route=list(turn.get("route") or []),
+                    photo=turn.get("photo"),
+                    face=turn.get("face"),
+                    expect=turn.get("expect", ""),
+                    calls=[(r.tool, dict(r.args)) for r in reply.results],
+                    names=self._names(session),
+                    text=reply.text,
+                    images=len(reply.images),
+                    error=reply.error,
+                )
+            )
+        return records
+
+    def play_message(self, item: dict[str, Any]) -> TurnRecord:
+        """One boundary message, alone in a new conversation (after its photo, if any)."""
+        session = self.session()
+        photo = item.get("photo")
+        for upload in [photo] if isinstance(photo, str) else photo or []:
+            self._upload(session, upload)
+        reply = session.send(item["say"])
+        return TurnRecord(
+            id="",
+            say=item["say"],
+            route=[],
+            photo=photo,
+            face=None,
+            expect="",
+            calls=[(r.tool, dict(r.args)) for r in reply.results],
+            names=self._names(session),
+            text=reply.text,
+            images=len(reply.images),
+            error=reply.error,
+        )
+
+
+def _about(record: TurnRecord, args: dict) -> str:
+    """The upload a call worked on (a video frame counts as its video)."""
+    name = record.names.get(_id(args), "")
+    for suffix in VIDEO_SUFFIXES:
+        if suffix in name.lower() and not name.lower().endswith(suffix):
+            return name[: name.lower().index(suffix) + len(suffix)]
+    return name
+
+
+def _photos(value: Any) -> set[str]:
+    if value is None:
+        return set()
+    return {value} if isinstance(value, str) else set(value)
+
+
+def route_problems(record: TurnRecord, key: Any) -> list[str]:
+    """Why a turn was not routed right (empty when it was).
+
+    Args:
+        record: the played turn.
+        key: the face number its ``face`` description means, ``"all"``, or None (one face / no
+            face / not about a face).
+    """
+    problems: list[str] = []
+    ran = [(n, a) for n, a in record.calls if n in ANALYSIS]
+    routes = set(record.route)
+    wanted_photos = _photos(record.photo)
+    if routes and routes <= NO_ANALYSIS | {"clarify"} and "clarify" not in routes:
+        if ran:
+            problems.append(f"analysis ran where none should: {[n for n, _ in ran]}")
+        return problems
+    if "clarify" in routes:
+        wrong = [
+            (n, a)
+            for n, a in ran
+            if not isinstance(key, int)
+            or a.get("face") != key
+            or (wanted_photos and _about(record, a) not in wanted_photos)
+        ]
+        if wrong:
+            problems.append(f"unclear reference answered with {[(n, a.get('face')) for n, a in wrong]}")
+        return problems
+    for route in routes & set(ROUTE_TOOLS):
+        if not any(n in ROUTE_TOOLS[route] for n, _ in record.calls):
+            problems.append(f"no {route} tool ran")
+    if "compare" in routes:
+        analysed = {_about(record, a) for n, a in ran} | {
+            (_about(record, a), a.get("face")) for n, a in ran if isinstance(a.get("face"), int)
+        }
+        if len(analysed) < 2 and not (
+            key == "all" and any(n == "classify_emotion" and "face" not in a for n, a in ran)
+        ):
+            problems.append("nothing compared")
+    if routes - NO_ANALYSIS - {"clarify"} and not ran and not any(n == "find_faces" for n, _ in record.calls):
+        problems.append("no tool ran")
+    if wanted_photos:
+        about = {_about(record, a) for n, a in ran}
+        if about - wanted_photos:
+            problems.append(f"analysed {sorted(about - wanted_photos)}, not {sorted(wanted_photos)}")
+        missing = wanted_photos - about - {""}
+        if missing and ran:
+            problems.append(f"did not look at {sorted(missing)}")
+    if isinstance(key, int | list):
+        allowed = set(key) if isinstance(key, list) else {key}
+        faces = {
+            a.get("face")
+            for n, a in ran
+            if n in ("classify_emotion", "explain_prediction", "answer_question", "describe_face")
+        }
+        if len(faces) != 1 or not faces <= allowed:
+            problems.append(f"faces {sorted(faces, key=str)} analysed, expected face {key}")
+    elif key == "all":
+        per_face = [
+            a
+            for n, a in ran
+            if n != "classify_emotion" and n in ROUTE_TOOLS.get("feature", set()) | {"explain_prediction"}
+        ]
+        classified_all = any(n == "classify_emotion" and "face" not in a for n, a in ran)
+        if not classified_all and len({a.get("face") for a in per_face}) < 2:
+            problems.append("not every face was looked at")
+    return problems
+
+
+def score(records: Iterable[TurnRecord], key: dict[str, Any], judgement: dict[str, Any]) -> dict[str, Any]:
+    """Routed-right and right-in-content counts over played turns."""
+    judgement = judgement.get("turns", judgement)
+    rows = []
+    for record in records:
+        problems = route_problems(record, key.get(record.id))
+        verdict = judgement.get(record.id)
+        content = None if verdict is None else bool(verdict.get("right")) and not problems
+        rows.append({"id": record.id, "routed": not problems, "problems": problems, "content": content})
+    judged = [r for r in rows if r["content"] is not None]
+    return {
+        "turns": len(rows),
+        "routed_right": sum(r["routed"] for r in rows),
+        "judged": len(judged),
+        "content_right": sum(r["content"] for r in judged),
+        "rows": rows,
+    }
