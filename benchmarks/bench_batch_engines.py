@@ -14,7 +14,7 @@ beforehand (or ``--address``), as a cluster is already running when a person pas
 its own start-up is timed apart. Runs alternate (local, ray, local, ray ...) so a change in the
 machine's load hits both engines; medians.
 
-Each engine also runs over the first ``--small`` photos: the difference between the two runs is the
+Each engine also runs over ``--small`` of the photos, spread over the folder (the same mix): the difference between the two runs is the
 time the extra photos took, so ``(photos - small) / (T(photos) - T(small))`` (per repetition, then
 the median) is the engine's rate once it runs (the throughput a long run approaches), and
 ``T(small) - small / rate`` its fixed cost per run (process start, imports, connecting, loading the
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         cpus = ray.cluster_resources().get("CPU", 0)
         few = Path(tmp) / "few"
         few.mkdir()
-        for path in sorted(folder.iterdir())[: args.small]:
+        every = sorted(folder.iterdir())
+        for path in every[:: max(1, len(every) // args.small)][: args.small]:  # the same mix, fewer
             (few / path.name).write_bytes(path.read_bytes())
         walls: dict[tuple[str, int], list[float]] = {}
         rows: dict[str, int] = {}
