@@ -132,8 +132,8 @@ def run(
         model: the classifier (a built-in name or a checkpoint folder); the default model when None.
         workers: the local engine's threads (None: one per core, at most 4).
         actors: the Ray engine's actor pool size (None: one per CPU of the cluster).
-        cpus_per_actor: CPUs Ray reserves per actor; fractional so the write tasks keep a share
-            (on 2 CPUs, two 1-CPU actors would starve them and the run would hang).
+        cpus_per_actor: CPUs Ray reserves per actor; fractional so Ray Data's own tasks keep a
+            share (on 2 CPUs, two 1-CPU actors have starved a pipeline's other tasks: it hung).
         photos_per_task: photos per Ray task (a video is always a task of its own).
         chunk_files: the local engine writes a chunk after this many files ...
         chunk_seconds: ... or this many seconds, whichever comes first.
