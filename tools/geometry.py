@@ -379,6 +379,32 @@ def read(geometry: FaceGeometry) -> FaceReading:
     )
 
 
+def label_states(rgb: np.ndarray, face: object, model: str | None = None) -> dict[str, str]:
+    """The states of a face in the words of the labelled set (``tests/data/face_states.csv``)."""
+    from tools.landmarks import fit_landmarks
+
+    r = read(measure(fit_landmarks(rgb, [face], model)[0].points))  # type: ignore[list-item]
+    mouth = {"closed": "closed", "slightly open": "parted", "open": "open", "wide open": "open"}[r.mouth]
+    eyes = {"closed": "closed", "squinting": "narrowed", "open": "open", "wide open": "wide"}.get(
+        r.eyes, "narrowed"
+    )
+    head = "frontal"
+    if r.yaw == "turned":
+        head = "turned"
+    elif r.roll == "tilted":
+        head = "tilted"
+    elif r.pitch != "level":
+        head = r.pitch
+    return {
+        "smile": "yes" if r.smile in ("broad", "smile") else "no",
+        "mouth": mouth,
+        "eyes": eyes,
+        "brows": r.brows,
+        "brows_together": "yes" if r.furrowed else "no",
+        "head": head,
+    }
+
+
 def thresholds() -> dict[str, float]:
     """Every threshold by name (for evidence and documentation)."""
     return {
