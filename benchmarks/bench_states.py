@@ -75,6 +75,18 @@ class Reader:
             return None
         return label_states(rgb, found[index], model)
 
+    def geometry(self, face: StateFace, model: str, scale: float = 1.0) -> dict[str, float | None] | None:
+        """The measurements of a labelled face with one landmark model, or None when no face matched."""
+        from tools.geometry import measure
+        from tools.landmarks import fit_landmarks
+
+        rgb, found = self.faces(face, scale)
+        box = tuple(int(round(v * scale)) for v in face.box)
+        index = match_face([f.box for f in found], box)  # type: ignore[arg-type]
+        if index is None:
+            return None
+        return measure(fit_landmarks(rgb, [found[index]], model)[0].points, rgb).to_dict()
+
 
 def score(
     faces: list[StateFace], read: Callable[[StateFace], dict[str, str] | None]
@@ -101,35 +113,45 @@ def _cell(right: int, scored: int) -> str:
     return f"{right / scored:6.1%} ({right}/{scored})" if scored else "-"
 
 
-def cost(models: list[str], reps: int) -> dict[str, float]:
-    """Median ms per face of landmarks + measures per model, and of one expression-net forward."""
+def cost(models: list[str], reps: int) -> dict[str, tuple[float, float, float, float]]:
+    """Per model, the median ms per face of the landmarks alone and of the landmarks and measures,
+    and each as a ratio to one forward pass of the expression net (the classifier's, ONNX Runtime)
+    timed just before on the same face: interleaved, so both see the same load on a shared machine.
+    On the first 12 dev faces, ``reps`` rounds."""
     from tools.classifier import default_classifier
     from tools.faces import detect_faces
-    from tools.geometry import label_states
+    from tools.geometry import measure, read
+    from tools.landmarks import fit_landmarks
 
-    faces = state_faces("dev")[:12]
     reader = Reader()
-    samples = [(rgb, found[0]) for rgb, found in (reader.faces(f) for f in faces) if found]
+    samples = [(rgb, found[0]) for rgb, found in (reader.faces(f) for f in state_faces("dev")[:12]) if found]
     classifier = default_classifier()
-    crops = [classifier.align(rgb, face).image for rgb, face in samples]
-    inputs = classifier.to_input(crops[:1])
-    classifier._forward(inputs)  # warm-up (the ONNX export happens once)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        classifier._forward(inputs)
-        times.append(time.perf_counter() - start)
-    out = {"expression forward": 1000 * float(np.median(times))}
+    inputs = [classifier.to_input([classifier.align(rgb, face).image]) for rgb, face in samples]
+    classifier._forward(inputs[0])  # warm-up (the ONNX export happens once)
     for model in models:
-        per_face = []
-        for _ in range(max(1, reps // 5)):
-            for rgb, face in samples:
-                fresh = detect_faces(rgb)[0]  # a face whose landmarks are not cached
+        fit_landmarks(samples[0][0], [samples[0][1]], model)  # warm-up (sessions load once)
+    times: dict[str, list[tuple[float, float, float]]] = {m: [] for m in models}
+    for _ in range(reps):
+        for (rgb, _face), x in zip(samples, inputs, strict=True):
+            for model in models:
+                fresh = detect_faces(rgb)[0]  # a face whose landmarks are not fitted yet
                 start = time.perf_counter()
-                label_states(rgb, fresh, model)
-                per_face.append(time.perf_counter() - start)
-        out[model] = 1000 * float(np.median(per_face))
-    del face
+                classifier._forward(x)
+                middle = time.perf_counter()
+                points = fit_landmarks(rgb, [fresh], model)[0].points
+                fitted = time.perf_counter()
+                read(measure(points, rgb), model)
+                end = time.perf_counter()
+                times[model].append((middle - start, fitted - middle, end - middle))
+    out = {}
+    for model, rows in times.items():
+        a = np.array(rows)
+        out[model] = (
+            1000 * float(np.median(a[:, 1])),
+            float(np.median(a[:, 1] / a[:, 0])),
+            1000 * float(np.median(a[:, 2])),
+            float(np.median(a[:, 2] / a[:, 0])),
+        )
     return out
 
 
@@ -171,11 +193,10 @@ def main(argv: list[str] | None = None) -> int:
                             f"    {model} {part}: {miss[0]} {miss[1]}: labelled {miss[2]!r}, read {miss[3]!r}"
                         )
     if args.reps:
-        figures = cost(models, args.reps)
-        forward = figures.pop("expression forward")
-        print(f"\ncost per face (median ms; expression-net forward {forward:.2f} ms in the same process)")
-        for model, ms in figures.items():
-            print(f"  {model:13} {ms:7.2f} ms  = {ms / forward:4.2f}x the expression forward")
+        print("\ncost per face: median ms, and median ratio to an expression-net forward timed just before")
+        print(f"  {'model':13} {'landmarks':>10} {'ratio':>6} {'+ measures':>11} {'ratio':>6}")
+        for model, (alone, ratio, total, total_ratio) in cost(models, args.reps).items():
+            print(f"  {model:13} {alone:10.2f} {ratio:6.2f} {total:11.2f} {total_ratio:6.2f}")
     return 0
 
 

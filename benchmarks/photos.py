@@ -139,7 +139,8 @@ def labelled_faces(split: str | None = None) -> list[LabelledFace]:
 
 
 STATES_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "face_states.csv"
-STATES = ("smile", "mouth", "teeth", "eyes", "brows", "brows_together", "head")
+STATES = ("smile", "mouth_open", "mouth", "teeth", "eyes", "brows", "brows_together", "head")
+_MOUTH_OPEN = {"closed": "no", "parted": "yes", "open": "yes", "unsure": "unsure"}
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ def state_faces(split: str | None = None) -> list[StateFace]:
             r["source"],
             tuple(int(v) for v in r["box"].split()),  # type: ignore[arg-type]
             r["split"],
-            {state: r[state] for state in STATES},
+            {**{state: r[state] for state in STATES if state in r}, "mouth_open": _MOUTH_OPEN[r["mouth"]]},
             r["quality"],
             r["expression"],
             r["note"],

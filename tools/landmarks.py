@@ -23,10 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from tools.errors import InvalidRequestError, ModelUnavailableError
-from tools.faces import Face, align_face
+from tools.faces import Face, _umeyama, canonical_points
 
 __all__ = [
     "DEFAULT_LANDMARKS",
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 LANDMARK_MODELS = ("faceapi", "faceapi-tiny", "facemesh", "dlib")
-DEFAULT_LANDMARKS = "faceapi"
+DEFAULT_LANDMARKS = "dlib"
 _WEIGHTS = Path(__file__).resolve().parent / "models" / "weights"
 # name -> (file, sha256); made by scripts/convert_faceapi_landmarks.py (see models/weights/SOURCE.md).
 ONNX_FILES: dict[str, tuple[Path, str]] = {
@@ -161,11 +162,13 @@ class FaceApiLandmarks:
         """68 points per face (image pixels), all faces of a photo in one batch."""
         if not faces:
             return []
-        aligned = [align_face(rgb, f, CROP_SIDE, CROP_MARGIN, CROP_SHIFT) for f in faces]
-        points = self.run_crops(np.stack([a.image for a in aligned]))
+        matrices = [
+            _umeyama(f.points5(), canonical_points(CROP_SIDE, CROP_MARGIN, CROP_SHIFT)) for f in faces
+        ]
+        points = self.run_crops(np.stack([cut(rgb, m, CROP_SIDE) for m in matrices]))
         out = []
-        for a, p in zip(aligned, points, strict=True):
-            inverse = _invert(a.matrix)
+        for m, p in zip(matrices, points, strict=True):
+            inverse = _invert(m)
             out.append((p.astype(np.float64) @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32))
         return out
 
@@ -173,6 +176,55 @@ class FaceApiLandmarks:
 def _invert(matrix: np.ndarray) -> np.ndarray:
     full = np.vstack([np.asarray(matrix, np.float64), [0.0, 0.0, 1.0]])
     return np.linalg.inv(full)[:2]
+
+
+def cut(rgb: np.ndarray, matrix: np.ndarray, side: int, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
+    """The ``side`` px crop of ``rgb`` under the 2x3 image -> crop ``matrix``.
+
+    Only the part of the photo the crop covers is read: when the crop shrinks the face a lot, that
+    part is area-downsampled first (one warp that shrinks by more than 2 aliases), never the whole
+    photo, so a face in a 16 MP photo costs what it costs in a small one.
+    """
+    inverse = _invert(matrix)
+    corners = (
+        np.array([[0, 0], [side, 0], [0, side], [side, side]], np.float64) @ inverse[:, :2].T + inverse[:, 2]
+    )
+    h, w = rgb.shape[:2]
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 2
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((side, side, 3), np.uint8)
+    region = rgb[y0:y1, x0:x1]
+    to_region = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 0.5:
+        factor = min(1.0, 2.0 * scale)
+        size = (max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor)))
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+        to_region = np.diag([size[0] / (x1 - x0), size[1] / (y1 - y0), 1.0]) @ to_region
+    warp = (np.vstack([matrix, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_region))[:2]
+    return cv2.warpAffine(
+        np.ascontiguousarray(region), warp, (side, side), flags=cv2.INTER_LINEAR, borderMode=border
+    )
+
+
+def _face_region(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """A part of the photo around a face, downscaled when the face is large, and its offset.
+
+    Returns the region (a view or a copy) and the (x, y) of its top-left corner in the photo; a
+    region that was downscaled is never returned (FaceMesh needs points in the region's pixels), so
+    large faces only pay for reading their surroundings.
+    """
+    five = face.points5()
+    span = float(np.linalg.norm(five[:2].mean(axis=0) - five[3:].mean(axis=0)))
+    span = max(span, float(np.linalg.norm(five[1] - five[0])), 1.0)
+    centre = five.mean(axis=0)
+    h, w = rgb.shape[:2]
+    half = 2.9 * span
+    x0, y0 = max(0, int(centre[0] - half)), max(0, int(centre[1] - half))
+    x1, y1 = min(w, int(centre[0] + half) + 1), min(h, int(centre[1] + half) + 1)
+    return rgb[y0:y1, x0:x1], np.array([x0, y0], np.float64)
 
 
 @lru_cache(maxsize=4)
@@ -200,11 +252,18 @@ def fit_landmarks(rgb: np.ndarray, faces: Sequence[Face], model: str | None = No
             from tools.models.facemesh import fit_meshes
         except ImportError as exc:  # pragma: no cover - shipped with the project
             raise ModelUnavailableError(f"FaceMesh is not available here ({exc}).") from exc
-        meshes = fit_meshes(rgb, list(faces))
-        return [
-            Landmarks(m.points[list(FACEMESH_TO_68), :2].astype(np.float32), name, m.points, m.face_prob)
-            for m in meshes
-        ]
+        out = []
+        for face in faces:
+            # FaceMesh's crop reads the photo around the face only (see ``cut``): the region its
+            # 192 px crop covers (2.9 eye-to-mouth spans around the face), offset back afterwards.
+            region, offset = _face_region(rgb, face)
+            mesh = fit_meshes(region, [face.points5() - offset])[0]
+            dense = mesh.points.copy()
+            dense[:, :2] += offset
+            out.append(
+                Landmarks(dense[list(FACEMESH_TO_68), :2].astype(np.float32), name, dense, mesh.face_prob)
+            )
+        return out
     return [Landmarks(p, name) for p in _faceapi(name).fit(rgb, list(faces))]
 
 
