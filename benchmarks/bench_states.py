@@ -75,6 +75,27 @@ class Reader:
             return None
         return label_states(rgb, found[index], model)
 
+    def voice(self, face: StateFace, scale: float = 1.0) -> dict[str, str] | None:
+        """The states the voice answers from (the default landmark model's geometry, checked
+        against the classifier: ``FaceQA.state``), in the labels' words."""
+        from tools.geometry import label_words
+        from tools.vqa import FaceQA
+
+        if not hasattr(self, "_qa"):
+            self._qa = FaceQA(backend="geometry")
+        rgb, _ = self.faces(face, scale)
+        box = tuple(int(round(v * scale)) for v in face.box)
+        from tools.errors import NoFaceError
+
+        record = self._qa.cache.get(rgb)
+        try:
+            index = match_face([f.box for f in record.faces], box)  # type: ignore[arg-type]
+        except NoFaceError:
+            return None
+        if index is None:
+            return None
+        return label_words(self._qa.state(record, index)[1])
+
     def geometry(self, face: StateFace, model: str, scale: float = 1.0) -> dict[str, float | None] | None:
         """The measurements of a labelled face with one landmark model, or None when no face matched."""
         from tools.geometry import measure
@@ -162,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-small", action="store_true", help="skip the downscaled small faces")
     parser.add_argument("--reps", type=int, default=20, help="timing repetitions (0: no cost table)")
     parser.add_argument("--errors", action="store_true", help="list every miss")
+    parser.add_argument(
+        "--no-voice",
+        action="store_true",
+        help="skip the voice rows (geometry checked against the classifier)",
+    )
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     splits = ("dev", "heldout") if args.split == "all" else (args.split,)
@@ -169,29 +195,30 @@ def main(argv: list[str] | None = None) -> int:
     reader = Reader()
     header = f"{'model':13} {'part':14}" + "".join(f"{s:>22}" for s in STATES)
     print(header)
-    for model in models:
+    from tools.landmarks import landmark_model_name
+
+    rows = [(m, False) for m in models] + ([] if args.no_voice else [(landmark_model_name(), True)])
+    for model, voice in rows:
+        name = f"voice/{model}" if voice else model
         for split in splits:
             faces = state_faces(split)
-            tables = [(split, faces, lambda f, m=model: reader.states(f, m))]
+
+            def read(
+                f: StateFace, scale: float = 1.0, m: str = model, v: bool = voice
+            ) -> dict[str, str] | None:
+                return reader.voice(f, scale) if v else reader.states(f, m, scale)
+
+            tables = [(split, faces, read)]
             if not args.no_small:
                 big = [f for f in faces if f.width > SMALL_RANGE[1]]
-                tables.append(
-                    (
-                        f"{split} small",
-                        big,
-                        lambda f, m=model: reader.states(f, m, small_width(f) / f.width),
-                    )
-                )
-            for part, subset, read in tables:
-                totals, misses = score(subset, read)
-                print(
-                    f"{model:13} {part:14}" + "".join(f"{_cell(*totals.get(s, (0, 0))):>22}" for s in STATES)
-                )
+                tables.append((f"{split} small", big, lambda f, r=read: r(f, small_width(f) / f.width)))
+            for part, subset, reading in tables:
+                totals, misses = score(subset, reading)
+                cells = "".join(f"{_cell(*totals.get(s, (0, 0))):>22}" for s in STATES)
+                print(f"{name:13} {part:14}{cells}")
                 if args.errors:
-                    for miss in misses:
-                        print(
-                            f"    {model} {part}: {miss[0]} {miss[1]}: labelled {miss[2]!r}, read {miss[3]!r}"
-                        )
+                    for face_id, state, label, got in misses:
+                        print(f"    {name} {part}: {face_id} {state}: labelled {label!r}, read {got!r}")
     if args.reps:
         print("\ncost per face: median ms, and median ratio to an expression-net forward timed just before")
         print(f"  {'model':13} {'landmarks':>10} {'ratio':>6} {'+ measures':>11} {'ratio':>6}")

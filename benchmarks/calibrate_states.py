@@ -106,6 +106,23 @@ def _best(grid: np.ndarray, score: Callable[[float], float]) -> float:
     return float(grid[(lo + hi) // 2])
 
 
+# Typical values of a resting face: the median over the dev faces labelled so (used when the
+# classifier's reading makes a state likely; see tools/vqa.py, "one face, one story").
+TYPICAL = {
+    "BROW_TYPICAL": ("brow_height", "brows", "neutral"),
+    "EAR_TYPICAL": ("ear_mean", "eyes", "open"),
+    "BROW_GAP_TYPICAL": ("brow_inner_gap", "brows_together", "no"),
+}
+
+
+def typical(rows: list[tuple[dict, dict[str, str]]]) -> dict[str, float]:
+    """The medians of ``TYPICAL`` over the rows."""
+    return {
+        name: round(float(np.median([m[key] for m, labels in rows if labels[state] == value])), 3)
+        for name, (key, state, value) in TYPICAL.items()
+    }
+
+
 def calibrate(model: str, rows: list[tuple[dict, dict[str, str]]]) -> dict[str, float]:
     """The thresholds of one model fitted on ``rows`` (see the module docstring)."""
     from tools.geometry import THRESHOLDS
@@ -132,6 +149,7 @@ def calibrate(model: str, rows: list[tuple[dict, dict[str, str]]]) -> dict[str, 
                 limits[inner] = fits[limits[name]][0]
             else:
                 limits[name] = fit_inner(name, limits)[0]
+    limits.update(typical(rows))
     return limits
 
 

@@ -113,6 +113,9 @@ _COMMON: dict[str, float] = {
     "PITCH_UP": 20.0,
     "PITCH_DOWN": 20.0,
     "ROLL_TILTED": 12.0,
+    "BROW_TYPICAL": 0.33,
+    "EAR_TYPICAL": 0.3,
+    "BROW_GAP_TYPICAL": 0.4,
 }
 THRESHOLDS: dict[str, dict[str, float]] = {
     "dlib": {
@@ -135,6 +138,9 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "PITCH_UP": 18.5,
         "PITCH_DOWN": 18.5,
         "ROLL_TILTED": 10.5,
+        "BROW_TYPICAL": 0.358,
+        "EAR_TYPICAL": 0.315,
+        "BROW_GAP_TYPICAL": 0.401,
     },
     "faceapi": {
         "MOUTH_PARTED_GAP": 0.0725,
@@ -156,6 +162,9 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "PITCH_UP": 22,
         "PITCH_DOWN": 21.5,
         "ROLL_TILTED": 11,
+        "BROW_TYPICAL": 0.359,
+        "EAR_TYPICAL": 0.304,
+        "BROW_GAP_TYPICAL": 0.606,
     },
     "faceapi-tiny": {
         "MOUTH_PARTED_GAP": 0.09,
@@ -177,6 +186,9 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "PITCH_UP": 19.5,
         "PITCH_DOWN": 19.5,
         "ROLL_TILTED": 10,
+        "BROW_TYPICAL": 0.376,
+        "EAR_TYPICAL": 0.292,
+        "BROW_GAP_TYPICAL": 0.627,
     },
     "facemesh": {
         "MOUTH_PARTED_GAP": 0.0525,
@@ -198,6 +210,9 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "PITCH_UP": 21,
         "PITCH_DOWN": 20.5,
         "ROLL_TILTED": 12,
+        "BROW_TYPICAL": 0.351,
+        "EAR_TYPICAL": 0.272,
+        "BROW_GAP_TYPICAL": 0.452,
     },
 }
 
