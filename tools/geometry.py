@@ -122,7 +122,7 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "MOUTH_PARTED_GAP": 0.06,
         "MOUTH_OPEN_GAP": 0.27,
         "SMILE_WIDTH_WEIGHT": 0.75,
-        "SMILE_SCORE": -0.015,
+        "SMILE_SCORE": -0.035,
         "SMILE_MIN_LIFT": -0.06,
         "TEETH_AREA": 0.0105,
         "EYE_CLOSED_EAR": 0.0925,
@@ -134,19 +134,19 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "BROW_TOGETHER_GAP": 0.31,
         "BROW_TOGETHER_INNER": 0.175,
         "YAW_TURNED": 19.5,
-        "PITCH_OFFSET": 3,
-        "PITCH_UP": 18.5,
-        "PITCH_DOWN": 18.5,
+        "PITCH_OFFSET": 1.5,
+        "PITCH_UP": 20,
+        "PITCH_DOWN": 19.5,
         "ROLL_TILTED": 10.5,
         "BROW_TYPICAL": 0.358,
         "EAR_TYPICAL": 0.315,
-        "BROW_GAP_TYPICAL": 0.401,
+        "BROW_GAP_TYPICAL": 0.4,
     },
     "faceapi": {
         "MOUTH_PARTED_GAP": 0.0725,
         "MOUTH_OPEN_GAP": 0.345,
-        "SMILE_WIDTH_WEIGHT": 0.65,
-        "SMILE_SCORE": -0.1125,
+        "SMILE_WIDTH_WEIGHT": 1,
+        "SMILE_SCORE": -0.1675,
         "SMILE_MIN_LIFT": -0.075,
         "TEETH_AREA": 0.0145,
         "EYE_CLOSED_EAR": 0.265,
@@ -155,7 +155,7 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "EYE_WIDE_EAR": 0.405,
         "BROW_RAISED": 0.44,
         "BROW_LOWERED": 0.235,
-        "BROW_TOGETHER_GAP": 0.525,
+        "BROW_TOGETHER_GAP": 0.53,
         "BROW_TOGETHER_INNER": 0.225,
         "YAW_TURNED": 17.5,
         "PITCH_OFFSET": -7,
@@ -164,7 +164,7 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "ROLL_TILTED": 11,
         "BROW_TYPICAL": 0.359,
         "EAR_TYPICAL": 0.304,
-        "BROW_GAP_TYPICAL": 0.606,
+        "BROW_GAP_TYPICAL": 0.607,
     },
     "faceapi-tiny": {
         "MOUTH_PARTED_GAP": 0.09,
@@ -181,20 +181,20 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "BROW_LOWERED": 0.24,
         "BROW_TOGETHER_GAP": 0.51,
         "BROW_TOGETHER_INNER": 0.215,
-        "YAW_TURNED": 19,
+        "YAW_TURNED": 17,
         "PITCH_OFFSET": -7,
         "PITCH_UP": 19.5,
-        "PITCH_DOWN": 19.5,
+        "PITCH_DOWN": 19,
         "ROLL_TILTED": 10,
         "BROW_TYPICAL": 0.376,
         "EAR_TYPICAL": 0.292,
-        "BROW_GAP_TYPICAL": 0.627,
+        "BROW_GAP_TYPICAL": 0.631,
     },
     "facemesh": {
         "MOUTH_PARTED_GAP": 0.0525,
         "MOUTH_OPEN_GAP": 0.345,
-        "SMILE_WIDTH_WEIGHT": 0.4,
-        "SMILE_SCORE": -0.035,
+        "SMILE_WIDTH_WEIGHT": 0.3,
+        "SMILE_SCORE": -0.0175,
         "SMILE_MIN_LIFT": -0.02,
         "TEETH_AREA": 0.0125,
         "EYE_CLOSED_EAR": 0.155,
@@ -205,11 +205,11 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "BROW_LOWERED": 0.23,
         "BROW_TOGETHER_GAP": 0.39,
         "BROW_TOGETHER_INNER": 0.255,
-        "YAW_TURNED": 19,
+        "YAW_TURNED": 19.5,
         "PITCH_OFFSET": -2.5,
         "PITCH_UP": 21,
         "PITCH_DOWN": 20.5,
-        "ROLL_TILTED": 12,
+        "ROLL_TILTED": 11.5,
         "BROW_TYPICAL": 0.351,
         "EAR_TYPICAL": 0.272,
         "BROW_GAP_TYPICAL": 0.452,
@@ -309,9 +309,14 @@ def head_pose(points: np.ndarray) -> tuple[float, float, float, float]:
     rotation, _ = cv2.Rodrigues(rvec)
     forward = rotation @ np.array([0.0, 0.0, -1.0])  # where the face points, in camera axes
     across = rotation @ np.array([1.0, 0.0, 0.0])
-    yaw = math.degrees(math.atan2(forward[0], -forward[2]))
-    pitch = math.degrees(math.atan2(-forward[1], math.hypot(forward[0], forward[2])))
-    roll = math.degrees(math.atan2(across[1], across[0]))
+    roll_rad = math.atan2(across[1], across[0])
+    # Yaw and pitch in the head's own upright frame (the roll undone about the optical axis), so a
+    # photo turned in its plane keeps them.
+    c, s = math.cos(-roll_rad), math.sin(-roll_rad)
+    fx, fy = c * forward[0] - s * forward[1], s * forward[0] + c * forward[1]
+    yaw = math.degrees(math.atan2(fx, -forward[2]))
+    pitch = math.degrees(math.atan2(-fy, math.hypot(fx, forward[2])))
+    roll = math.degrees(roll_rad)
     return yaw, pitch, roll, focal / float(tvec[2, 0])
 
 

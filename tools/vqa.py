@@ -630,6 +630,8 @@ _FEATURE_THRESHOLDS = {
 # The classifier reads a face happy (or surprised, afraid, angry) with at least this probability:
 # the states of that expression are expected (see FaceQA._one_story).
 HAPPY_CONFIDENT = 0.9
+# Under this happy probability a gentle closed-lip "smile" of the corners alone is not read as one.
+NOT_HAPPY = 0.02
 # emotion -> state -> (its value in that expression, the measure, the typical resting value of the
 # measure in THRESHOLDS, whether the expression moves the measure up). The prototypes of the Facial
 # Action Coding System: surprise and fear raise the brows (AU1+2) and the upper lids (AU5); anger
@@ -831,8 +833,9 @@ class FaceQA:
           the labelled development faces), the state is read so and the note says why; where it
           lies on the other side, the measured state stays and the note says they disagree. Not on
           small faces (eyes under ``SMALL_FACE_IOD`` px apart), whose measures are too rough.
-        - A smile on a face read as disgust or anger gets a note: a sneer or a grimace also lifts
-          the corners.
+        - A gentle closed-lip smile (corners only) on a face the classifier reads as not happy at all
+          (< ``NOT_HAPPY``) is not read as a smile; a broad one on a face read as disgust or anger
+          keeps it, with a note: a sneer or a grimace also lifts the corners.
 
         Returns:
             (the reading to answer from, (feature, note) pairs for the answers, evidence).
@@ -874,6 +877,17 @@ class FaceQA:
                         f"the mouth corners do not show: {_no_smile_why(measured, reading)}.",
                     )
                 )
+        elif reading.smile == "smile" and happy < NOT_HAPPY:
+            # Corners raised a little, lips closed, and nothing else of a smile: a sneer, a pout or a
+            # resting mouth that curves up. The smile is not read.
+            changed["smile"] = "none"
+            notes.append(
+                (
+                    "smile",
+                    f"(The mouth corners curve up a little, but the expression as a whole reads "
+                    f"{display_name(label)} ({confidence:.0%}) and not happy ({happy:.0%}): not a smile.)",
+                )
+            )
         elif reading.smile in ("broad", "smile") and happy < 0.1:
             for other in ("disgust", "angry"):
                 if shares.get(other, 0.0) >= HAPPY_CONFIDENT:
@@ -1100,7 +1114,7 @@ def _hedged(text: str, intent: Intent, notes: list[str]) -> str:
     """A bare "No, ..." that the classifier's reading disagrees with becomes "Not clearly: ..."."""
     disagree = any(not n.startswith("(") for n in notes)
     if disagree and intent.yes_no and text.startswith("No, "):
-        return "Not clearly: " + text[len("No, ") :]
+        return "Not clearly: " + text[len("No, ") :].replace("are level, so no smile", "measure level")
     return text
 
 
