@@ -397,10 +397,13 @@ def reply_entry(reply: Any) -> dict[str, Any]:
     """The assistant's history entry (plain types) for a ``Reply``."""
     charts: list[dict[str, Any]] = []
     heatmaps: list[dict[str, Any]] = []
+    figures: list[dict[str, Any]] = []
     for result in getattr(reply, "results", None) or []:
         artifact = getattr(result, "artifact", None)
         if not isinstance(artifact, dict):
             continue
+        if isinstance((artifact.get("evidence") or {}).get("figures"), dict):
+            figures.append(artifact["evidence"]["figures"])  # the measures behind a facial-state answer
         if artifact.get("predictions"):
             predictions = artifact["predictions"]
             charts.extend(_chart(p, len(predictions)) for p in predictions)
@@ -415,6 +418,7 @@ def reply_entry(reply: Any) -> dict[str, Any]:
         "charts": charts,
         "heatmaps": heatmaps,
         "images": [png for png in reply.images or [] if png not in shown],
+        "figures": figures,
     }
 
 
@@ -499,6 +503,9 @@ def _render_body(entry: dict[str, Any], index: int) -> None:
             key=f"image_{index}_{j}",
             on_click="ignore",
         )
+    for figures in entry.get("figures", []):
+        with st.expander("The measures behind this answer", icon=":material/straighten:"):
+            st.table({"measure": list(figures), "value": [str(v) for v in figures.values()]})
     if entry.get("tools"):
         st.caption("Tools used: " + " → ".join(entry["tools"]))
 

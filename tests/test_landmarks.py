@@ -208,3 +208,9 @@ print("torch" in sys.modules)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_cli_offers_every_landmark_model():
+    from tools.cli.ask import LANDMARK_MODELS
+
+    assert set(LANDMARK_MODELS) == set(lm.LANDMARK_MODELS)

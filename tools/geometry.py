@@ -23,7 +23,7 @@ give the same readings with sides swapped.
 **Thresholds** depend on the landmark model (each draws its points a little differently: face-api's
 inner lips meet later than dlib's, FaceMesh's brows sit on their upper edge). They were set on the
 development part of ``tests/data/face_states.csv`` (real faces labelled by eye by a person who had not
-seen the code) by ``python -m benchmarks.bench_states --calibrate``, never on its held-out part; see
+seen the code) by ``python -m benchmarks.calibrate_states``, never on its held-out part; see
 ``THRESHOLDS`` and docs/PERFORMANCE.md.
 
 **Can't tell.** A state is not read when the face is too small for it (the eyes of a face whose eyes
@@ -83,10 +83,10 @@ CANONICAL_FACE: dict[int, tuple[float, float, float]] = {
 # 75 cm for an adult). Tied to the face, not the photo, so the fit is the same at any size.
 _FOCAL_IODS = 12.0
 
-# Under this many pixels between the eye centres the eyes are a pixel or two tall: their state is
-# not read (LFW's 25 px faces are 8-11 px apart; the labeller could not tell most of them either).
+# Under this many pixels between the eye centres an eye is a pixel or two tall and a mouth a few
+# pixels: their states are not read. (LFW's 25 px faces, 8-11 px between the eyes, are still read,
+# roughly; the labeller could not tell most of their eyes either.)
 MIN_IOD_EYES = 7.0
-# Teeth need a mouth a few pixels tall.
 MIN_IOD_TEETH = 7.0
 # Under this the readings are rough, and the answers say so.
 SMALL_FACE_IOD = 24.0
