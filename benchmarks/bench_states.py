@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks.common import machine_line
 from benchmarks.photos import STATES, StateFace, match_face, state_faces
 
-MODELS = ("dlib", "faceapi", "faceapi-tiny", "facemesh")
+MODELS = ("dlib", "faceapi", "faceapi-tiny", "facemesh", "facemesh-base")
 SMALL_RANGE = (40, 58)
 
 

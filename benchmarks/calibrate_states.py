@@ -155,7 +155,7 @@ def calibrate(model: str, rows: list[tuple[dict, dict[str, str]]]) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="dlib,faceapi,faceapi-tiny,facemesh")
+    parser.add_argument("--models", default="dlib,faceapi,faceapi-tiny,facemesh,facemesh-base")
     parser.add_argument("--json", type=Path, help="also write the tables to this JSON file")
     args = parser.parse_args(argv)
     tables = {}

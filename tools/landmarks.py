@@ -4,8 +4,9 @@
   ``scripts/convert_faceapi_landmarks.py`` (``models/weights/faceapi_landmark68.onnx``) and run in
   ONNX Runtime on a 112 px crop aligned on the detector's five points.
 - ``faceapi-tiny``: its 77 KB ``FaceLandmark68TinyNet``, the same way.
-- ``facemesh``: MediaPipe FaceMesh's 468 points (``tools.models.facemesh``), read in the 68-point
-  scheme through a fixed index map (``FACEMESH_TO_68``); the 468 points stay available.
+- ``facemesh``: MediaPipe's attention FaceMesh (``tools.models.facemesh``: 478 points, lips, lids
+  and irises refined), read in the 68-point scheme through a fixed index map (``FACEMESH_TO_68``);
+  all its points stay available. ``facemesh-base``: the plain 468-point mesh, the same way.
 - ``dlib``: dlib's regression-tree shape predictor (``tools.faces``: ``Face.landmarks``).
 
 ``FACE_AGENT_LANDMARKS`` picks one for the process (like ``FACE_AGENT_DETECTOR``); the benchmark
@@ -41,8 +42,8 @@ __all__ = [
     "landmark_model_name",
 ]
 
-LANDMARK_MODELS = ("faceapi", "faceapi-tiny", "facemesh", "dlib")
-DEFAULT_LANDMARKS = "dlib"
+LANDMARK_MODELS = ("faceapi", "faceapi-tiny", "facemesh", "facemesh-base", "dlib")
+DEFAULT_LANDMARKS = "facemesh"
 _WEIGHTS = Path(__file__).resolve().parent / "models" / "weights"
 # name -> (file, sha256); made by scripts/convert_faceapi_landmarks.py (see models/weights/SOURCE.md).
 ONNX_FILES: dict[str, tuple[Path, str]] = {
@@ -83,7 +84,7 @@ class Landmarks:
     Attributes:
         points: (68, 2) float32 (x, y) in pixels of the original image, iBUG-68 order.
         model: the landmark model that gave them (one of ``LANDMARK_MODELS``).
-        dense: FaceMesh's (468, 3) points when the model is ``facemesh``, else None.
+        dense: FaceMesh's (468 or 478, 3) points for the FaceMesh models, else None.
         face_prob: FaceMesh's probability that its crop held a face (None for the other models).
     """
 
@@ -209,24 +210,6 @@ def cut(rgb: np.ndarray, matrix: np.ndarray, side: int, border: int = cv2.BORDER
     )
 
 
-def _face_region(rgb: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
-    """A part of the photo around a face, downscaled when the face is large, and its offset.
-
-    Returns the region (a view or a copy) and the (x, y) of its top-left corner in the photo; a
-    region that was downscaled is never returned (FaceMesh needs points in the region's pixels), so
-    large faces only pay for reading their surroundings.
-    """
-    five = face.points5()
-    span = float(np.linalg.norm(five[:2].mean(axis=0) - five[3:].mean(axis=0)))
-    span = max(span, float(np.linalg.norm(five[1] - five[0])), 1.0)
-    centre = five.mean(axis=0)
-    h, w = rgb.shape[:2]
-    half = 2.9 * span
-    x0, y0 = max(0, int(centre[0] - half)), max(0, int(centre[1] - half))
-    x1, y1 = min(w, int(centre[0] + half) + 1), min(h, int(centre[1] + half) + 1)
-    return rgb[y0:y1, x0:x1], np.array([x0, y0], np.float64)
-
-
 @lru_cache(maxsize=4)
 def _faceapi(name: str) -> FaceApiLandmarks:
     return FaceApiLandmarks(name)
@@ -247,23 +230,16 @@ def fit_landmarks(rgb: np.ndarray, faces: Sequence[Face], model: str | None = No
     name = landmark_model_name(model)
     if name == "dlib":
         return [Landmarks(np.asarray(f.landmarks, np.float32), name) for f in faces]
-    if name == "facemesh":
+    if name in ("facemesh", "facemesh-base"):
         try:
             from tools.models.facemesh import fit_meshes
         except ImportError as exc:  # pragma: no cover - shipped with the project
             raise ModelUnavailableError(f"FaceMesh is not available here ({exc}).") from exc
-        out = []
-        for face in faces:
-            # FaceMesh's crop reads the photo around the face only (see ``cut``): the region its
-            # 192 px crop covers (2.9 eye-to-mouth spans around the face), offset back afterwards.
-            region, offset = _face_region(rgb, face)
-            mesh = fit_meshes(region, [face.points5() - offset])[0]
-            dense = mesh.points.copy()
-            dense[:, :2] += offset
-            out.append(
-                Landmarks(dense[list(FACEMESH_TO_68), :2].astype(np.float32), name, dense, mesh.face_prob)
-            )
-        return out
+        meshes = fit_meshes(rgb, list(faces), model="base" if name == "facemesh-base" else "attention")
+        return [
+            Landmarks(m.points[list(FACEMESH_TO_68), :2].astype(np.float32), name, m.points, m.face_prob)
+            for m in meshes
+        ]
     return [Landmarks(p, name) for p in _faceapi(name).fit(rgb, list(faces))]
 
 

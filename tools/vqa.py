@@ -2,8 +2,8 @@
 
 ``FaceQA`` answers with one of two backends:
 
-- ``geometry`` (always available): the 68 landmarks of ``tools.landmarks`` (dlib's by default;
-  ``FACE_AGENT_LANDMARKS`` or ``landmarks=`` picks face-api's or FaceMesh's) measured by
+- ``geometry`` (always available): the 68 landmarks of ``tools.landmarks`` (MediaPipe FaceMesh's by
+  default; ``FACE_AGENT_LANDMARKS`` or ``landmarks=`` picks dlib's or face-api's) measured by
   ``tools.geometry`` (mouth, teeth, smile, eyes, brows, head pose), normalised for face size, roll
   and yaw and the same for a photo and its mirror image. It says plainly when a question is beyond
   landmarks (hair, glasses, age ...) and when a face is too small to tell a state, and why.
@@ -663,7 +663,13 @@ _STATE_WORDS = {
 }
 # The landmark model asked for a second measure of a smile the classifier expects (a larger crop and
 # another fitting method than dlib's), and the one asked when the default is that model.
-SECOND_OPINION = {"dlib": "facemesh", "facemesh": "dlib", "faceapi": "facemesh", "faceapi-tiny": "facemesh"}
+SECOND_OPINION = {
+    "dlib": "facemesh",
+    "facemesh": "dlib",
+    "facemesh-base": "dlib",
+    "faceapi": "facemesh",
+    "faceapi-tiny": "facemesh",
+}
 
 
 # --- the answerer --------------------------------------------------------------------------------

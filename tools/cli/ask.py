@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 # Kept literal (tools.vqa.BACKENDS, tools.landmarks.LANDMARK_MODELS) so that building the parser does
 # not import torch and dlib.
 BACKENDS = ("auto", "geometry", "blip")
-LANDMARK_MODELS = ("faceapi", "faceapi-tiny", "facemesh", "dlib")
+LANDMARK_MODELS = ("faceapi", "faceapi-tiny", "facemesh", "facemesh-base", "dlib")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +44,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--landmarks",
         choices=LANDMARK_MODELS,
         default=None,
-        help="the landmark model the geometry measures (default: $FACE_AGENT_LANDMARKS or dlib)",
+        help="the landmark model the geometry measures (default: $FACE_AGENT_LANDMARKS or facemesh)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (for BLIP)")
     parser.add_argument("--json", action="store_true", help="print the answer with its evidence as JSON")
