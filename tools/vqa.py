@@ -831,14 +831,15 @@ class FaceQA:
         """Checks the measured states against the classifier's reading of the same face.
 
         - A face read happy (>= ``HAPPY_CONFIDENT``) whose corners measure no smile is measured again
-          with a second landmark model (another fitting method, a larger crop); if that finds the
-          smile, its reading is used, else a note says the two disagree and why.
+          with a second landmark model (``SECOND_OPINION``: another fitting method on its own crop);
+          if that finds the smile, its reading is used, else a note says the two disagree and why.
         - A face read surprised, afraid or angry with that confidence makes the states of that
           expression likely (``EXPECTED``: raised brows and wide eyes; lowered brows drawn
           together). Where the measure lies on that side of a typical resting face (the median of
           the labelled development faces), the state is read so and the note says why; where it
-          lies on the other side, the measured state stays and the note says they disagree. Not on
-          small faces (eyes under ``SMALL_FACE_IOD`` px apart), whose measures are too rough.
+          lies on the other side, the second landmark model measures it again; if that one does not
+          find it either, the measured state stays and the note says they disagree. Not on small
+          faces (eyes under ``SMALL_FACE_IOD`` px apart), whose measures are too rough.
         - A gentle closed-lip smile (corners only) on a face the classifier reads as not happy at all
           (< ``NOT_HAPPY``) is not read as a smile; a broad one on a face read as disgust or anger
           keeps it, with a note: a sneer or a grimace also lifts the corners.
@@ -856,12 +857,8 @@ class FaceQA:
         happy = shares.get("happy", 0.0)
         if reading.smile not in ("broad", "smile") and happy >= HAPPY_CONFIDENT:
             second = SECOND_OPINION.get(reading.model)
-            again = None
-            if second is not None:
-                try:
-                    again = self._measure(record, face, second)[1]
-                except FaceAgentError:
-                    again = None
+            remeasured = self._second_measure(record, face, reading.model)
+            again = None if remeasured is None else remeasured[1]
             if again is not None:
                 evidence["second_opinion"] = {"landmarks": second, "smile": again.smile}
             if again is not None and again.smile in ("broad", "smile"):
@@ -870,7 +867,7 @@ class FaceQA:
                     (
                         "smile",
                         f"(A first fit of the landmarks found the mouth corners level; measured again with "
-                        f"{second} landmarks on a larger crop they are raised, as the expression, read happy "
+                        f"{second} landmarks on their own crop they are raised, as the expression, read happy "
                         f"({happy:.0%}), suggests.)",
                     )
                 )
@@ -927,6 +924,19 @@ class FaceQA:
                             f"a typical resting face, {figure:.2f} against {usual:.2f}.)",
                         )
                     )
+                elif (again := self._second_measure(record, face, reading.model)) is not None and (
+                    getattr(again[1], state) == value
+                    or (getattr(again[0], measure) >= geo.THRESHOLDS[again[1].model][typical]) == higher
+                ):
+                    changed[state] = value
+                    notes.append(
+                        (
+                            topic,
+                            f"({what.capitalize()}: {reads}; the first fit of the landmarks did not show it, "
+                            f"measured again with {again[1].model} landmarks they are "
+                            f"{_COMPARED[state][higher]} than on a typical resting face.)",
+                        )
+                    )
                 else:
                     evidence.setdefault("disagreements", []).append(state)
                     notes.append(
@@ -943,6 +953,19 @@ class FaceQA:
             reading = replace(reading, **changed)
         return reading, notes, evidence
 
+    def _second_measure(
+        self, record: ImageRecord, face: int, model: str
+    ) -> tuple[geo.FaceGeometry, geo.FaceReading] | None:
+        """The face measured with the second landmark model of ``model`` (None when there is none)."""
+        second = SECOND_OPINION.get(model)
+        if second is None:
+            return None
+        try:
+            measured, reading, _ = self._measure(record, face, second)
+        except FaceAgentError:
+            return None
+        return measured, reading
+
     def _ask_geometry(self, record: ImageRecord, question: str, intent: Intent, face: int) -> Answer:
         words = _Words(intent.subject)
         evidence: dict[str, Any] = {"intent": intent.name, "target": intent.target}
@@ -955,8 +978,11 @@ class FaceQA:
                 evidence.update(story)
                 notes = [text for topic, text in story_notes if topic == intent.name]
             text = _ANSWERERS[intent.name](intent, reading, words)
+            asked = "furrowed" if intent.name == "brows" and intent.target == "furrowed" else intent.name
+            if asked in evidence.get("disagreements", ()):
+                text = _hedged(text, intent)
             if notes:
-                text = _hedged(text, intent, notes) + " " + " ".join(notes)
+                text += " " + " ".join(notes)
             text += _small_face_note(measured)
             limits = geo.THRESHOLDS[reading.model]
             evidence.update(
@@ -1116,10 +1142,9 @@ def _no_smile_why(measured: geo.FaceGeometry, reading: geo.FaceReading) -> str:
     return "the eyes and cheeks can smile while the mouth corners stay level"
 
 
-def _hedged(text: str, intent: Intent, notes: list[str]) -> str:
+def _hedged(text: str, intent: Intent) -> str:
     """A bare "No, ..." that the classifier's reading disagrees with becomes "Not clearly: ..."."""
-    disagree = any(not n.startswith("(") for n in notes)
-    if disagree and intent.yes_no and text.startswith("No, "):
+    if intent.yes_no and text.startswith("No, "):
         return "Not clearly: " + text[len("No, ") :].replace("are level, so no smile", "measure level")
     return text
 
