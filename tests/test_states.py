@@ -240,10 +240,35 @@ def test_an_expression_that_disagrees_with_the_measures_is_said(grace_hopper):
     )
     measured, _, _ = qa.state(grace_hopper)
     answer = qa.ask(grace_hopper, "Are her eyebrows raised?")
-    if measured.brow_height < geo.THRESHOLDS[qa.landmarks]["BROW_TYPICAL"]:
+    t = geo.THRESHOLDS[qa.landmarks]
+    if vqa._lean(measured.brow_height, t["BROW_TYPICAL"], t["BROW_RAISED"]) < 1 - 0.96:
         assert answer.text.startswith("Not clearly:") and "reads surprise (96%)" in answer.text
     else:
         assert answer.text.startswith("Yes") and "higher than on a typical resting face" in answer.text
+
+
+def test_the_states_an_expression_implies_weigh_the_classifiers_certainty():
+    """The evidence is graded: the surer the classifier's top label, the less the measure must lean."""
+    anger = load_source(MEDIA["posed_anger"][0])
+
+    def lowered(**probs: float) -> tuple[str, FaceQA]:
+        qa = FaceQA(backend="geometry", classifier=_FakeClassifier(**probs), cache=AnalysisCache(4))
+        return qa.ask(anger, "Are her eyebrows lowered?").text, qa
+
+    text, qa = lowered(angry=0.6, neutral=0.4)
+    measured, _, _ = qa.state(anger)
+    t = geo.THRESHOLDS[qa.landmarks]
+    lean = vqa._lean(measured.brow_height, t["BROW_TYPICAL"], t["BROW_LOWERED"])
+    assert 0.4 <= lean < 1.0  # her brows lean low without crossing the threshold on their own
+    assert text.startswith("Yes") and "reads angry (60%)" in text and "lower than on a typical" in text
+    # The same face when anger is not the classifier's reading: the measure alone answers.
+    text, _ = lowered(neutral=0.6, angry=0.4)
+    assert text.startswith("No,") and "angry" not in text
+    # Anger as the top label, but unsure: the brows would have to lean further than they do, with
+    # either landmark model; and no disagreement is claimed at 25%.
+    text, qa = lowered(angry=0.25, neutral=0.2, sad=0.2, disgust=0.2, fear=0.15)
+    assert text.startswith("No,") and "Though" not in text
+    assert "brows" not in qa.state(anger)[2].get("changed_by_expression", [])
 
 
 def test_blip_answers_are_checked_against_the_geometry(tmp_path, grace_hopper):

@@ -630,27 +630,29 @@ _FEATURE_THRESHOLDS = {
     "brows": ("BROW_RAISED", "BROW_LOWERED", "BROW_TOGETHER_GAP", "BROW_TOGETHER_INNER"),
     "head": ("YAW_TURNED", "PITCH_OFFSET", "PITCH_UP", "PITCH_DOWN", "ROLL_TILTED"),
 }
-# The classifier reads a face happy (or surprised, afraid, angry) with at least this probability:
-# the states of that expression are expected (see FaceQA._one_story).
+# The classifier reads a face happy with at least this probability: a smile is expected (see
+# FaceQA._one_story), and a confident expression that the measures contradict is said.
 HAPPY_CONFIDENT = 0.9
 # Under this happy probability a gentle closed-lip "smile" of the corners alone is not read as one.
 NOT_HAPPY = 0.02
 # emotion -> state -> (its value in that expression, the measure, the typical resting value of the
-# measure in THRESHOLDS, whether the expression moves the measure up). The prototypes of the Facial
-# Action Coding System: surprise and fear raise the brows (AU1+2) and the upper lids (AU5); anger
-# lowers the brows and draws them together (AU4).
-EXPECTED: dict[str, dict[str, tuple[Any, str, str, bool]]] = {
+# measure in THRESHOLDS, the threshold at which the measure alone reads the state). The prototypes of
+# the Facial Action Coding System: surprise and fear raise the brows (AU1+2) and the upper lids (AU5);
+# anger lowers the brows and draws them together (AU4). When the classifier's own reading (its top
+# label) is one of these, the state is read once the measure has gone at least 1 - p of the way from
+# the typical resting value to that threshold (p: the classifier's probability; see ``_lean``).
+EXPECTED: dict[str, dict[str, tuple[Any, str, str, str]]] = {
     "surprise": {
-        "brows": ("raised", "brow_height", "BROW_TYPICAL", True),
-        "eyes": ("wide open", "ear_mean", "EAR_TYPICAL", True),
+        "brows": ("raised", "brow_height", "BROW_TYPICAL", "BROW_RAISED"),
+        "eyes": ("wide open", "ear_mean", "EAR_TYPICAL", "EYE_WIDE_EAR"),
     },
     "fear": {
-        "brows": ("raised", "brow_height", "BROW_TYPICAL", True),
-        "eyes": ("wide open", "ear_mean", "EAR_TYPICAL", True),
+        "brows": ("raised", "brow_height", "BROW_TYPICAL", "BROW_RAISED"),
+        "eyes": ("wide open", "ear_mean", "EAR_TYPICAL", "EYE_WIDE_EAR"),
     },
     "angry": {
-        "brows": ("lowered", "brow_height", "BROW_TYPICAL", False),
-        "furrowed": (True, "brow_inner_gap", "BROW_GAP_TYPICAL", False),
+        "brows": ("lowered", "brow_height", "BROW_TYPICAL", "BROW_LOWERED"),
+        "furrowed": (True, "brow_inner_gap", "BROW_GAP_TYPICAL", "BROW_TOGETHER_GAP"),
     },
 }
 _COMPARED = {
@@ -847,13 +849,16 @@ class FaceQA:
         - A face read happy (>= ``HAPPY_CONFIDENT``) whose corners measure no smile is measured again
           with a second landmark model (``SECOND_OPINION``: another fitting method on its own crop);
           if that finds the smile, its reading is used, else a note says the two disagree and why.
-        - A face read surprised, afraid or angry with that confidence makes the states of that
-          expression likely (``EXPECTED``: raised brows and wide eyes; lowered brows drawn
-          together). Where the measure lies on that side of a typical resting face (the median of
-          the labelled development faces), the state is read so and the note says why; where it
-          lies on the other side, the second landmark model measures it again; if that one does not
-          find it either, the measured state stays and the note says they disagree. Not on small
-          faces (eyes under ``SMALL_FACE_IOD`` px apart), whose measures are too rough.
+        - A face whose top label is surprise, fear or anger makes the states of that expression
+          likely (``EXPECTED``: raised brows and wide eyes; lowered brows drawn together), the more
+          so the surer the classifier is. The evidence is graded, so no probability is a knife edge:
+          with probability p the state is read once its measure has gone 1 - p of the way from a
+          typical resting face (the median of the labelled development faces) to the threshold at
+          which the measure alone reads it (``_lean``), and the note says why; otherwise the second
+          landmark model measures it again by the same rule. If neither finds it, the measured
+          state stays, and when the classifier is confident (>= ``HAPPY_CONFIDENT``) the note says
+          they disagree. Not on small faces (eyes under ``SMALL_FACE_IOD`` px apart), whose
+          measures are too rough.
         - A gentle closed-lip smile (corners only) on a face the classifier reads as not happy at all
           (< ``NOT_HAPPY``) is not read as a smile; a broad one on a face read as disgust or anger
           keeps it, with a note: a sneer or a grimace also lifts the corners.
@@ -916,20 +921,22 @@ class FaceQA:
                             "a sneer or a grimace also lifts the mouth corners.",
                         )
                     )
-        t = geo.THRESHOLDS[reading.model]
         for emotion_label, expected in EXPECTED.items():
             share = shares.get(emotion_label, 0.0)
-            # On a small face the measures are too rough to confirm or deny what the expression implies.
-            if share < HAPPY_CONFIDENT or measured.iod_px < geo.SMALL_FACE_IOD:
+            # Only the classifier's own reading (its top label) implies states; on a small face the
+            # measures are too rough to confirm or deny what the expression implies.
+            if not _reads_as(label, emotion_label) or measured.iod_px < geo.SMALL_FACE_IOD:
                 continue
             reads = f"the expression reads {display_name(emotion_label)} ({share:.0%})"
-            for state, (value, measure, typical, higher) in expected.items():
+            for state, (value, measure, typical, threshold) in expected.items():
                 if getattr(reading, state) == value or (state == "eyes" and reading.eyes is None):
                     continue
+                t = geo.THRESHOLDS[reading.model]
                 figure, usual = getattr(measured, measure), t[typical]
+                higher = t[threshold] > usual
                 what = _STATE_WORDS[(state, value)]
                 topic = "eyes" if state == "eyes" else "brows"
-                if (figure >= usual) == higher:
+                if _lean(figure, usual, t[threshold]) >= 1.0 - share:
                     changed[state] = value
                     notes.append(
                         (
@@ -940,7 +947,12 @@ class FaceQA:
                     )
                 elif (again := self._second_measure(record, face, reading.model)) is not None and (
                     getattr(again[1], state) == value
-                    or (getattr(again[0], measure) >= geo.THRESHOLDS[again[1].model][typical]) == higher
+                    or _lean(
+                        getattr(again[0], measure),
+                        geo.THRESHOLDS[again[1].model][typical],
+                        geo.THRESHOLDS[again[1].model][threshold],
+                    )
+                    >= 1.0 - share
                 ):
                     changed[state] = value
                     notes.append(
@@ -951,14 +963,18 @@ class FaceQA:
                             f"{_COMPARED[state][higher]} than on a typical resting face.)",
                         )
                     )
-                else:
+                elif share >= HAPPY_CONFIDENT:
                     evidence.setdefault("disagreements", []).append(state)
                     notes.append(
                         (
                             topic,
                             f"Though {reads}, in which {what} usually, they measure "
-                            f"{_COMPARED[state][not higher]} than on a typical resting face ({figure:.2f} "
-                            f"against {usual:.2f}).",
+                            + (
+                                f"{_COMPARED[state][not higher]} than"
+                                if _lean(figure, usual, t[threshold]) < 0
+                                else "about as"
+                            )
+                            + f" on a typical resting face ({figure:.2f} against {usual:.2f}).",
                         )
                     )
         evidence["agrees"] = "disagreements" not in evidence
@@ -1162,6 +1178,19 @@ def _no_smile_why(measured: geo.FaceGeometry, reading: geo.FaceReading) -> str:
     if reading.mouth == "closed":
         return "a closed-lip smile lifts the corners only a little, and here they measure almost level"
     return "the eyes and cheeks can smile while the mouth corners stay level"
+
+
+def _reads_as(label: str, emotion: str) -> bool:
+    """Whether the classifier's top label is ``emotion`` or a compound class containing it."""
+    return label == emotion or emotion in COMPOUND_PARTS.get(label, ())
+
+
+def _lean(figure: float, typical: float, threshold: float) -> float:
+    """How far a measure lies from a typical resting face towards a state's threshold: 0 at the
+    typical value, 1 at the threshold (where the measure alone reads the state), negative on the
+    other side of the typical value."""
+    span = threshold - typical
+    return (figure - typical) / span if abs(span) > 1e-9 else 0.0
 
 
 def _hedged(text: str, intent: Intent) -> str:
