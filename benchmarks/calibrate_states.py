@@ -1,6 +1,6 @@
 """Sets the voice's thresholds for one landmark model on the development faces (never the held-out ones).
 
-    python -m benchmarks.calibrate_states [--models dlib,faceapi,faceapi-tiny,facemesh]
+    python -m benchmarks.calibrate_states [--models dlib,faceapi,faceapi-tiny,facemesh] [--states eyes]
 
 For each landmark model it measures the dev faces of ``tests/data/face_states.csv`` at full size and
 downscaled to 40-58 px wide (as ``bench_states`` scores them), then sets each threshold of
@@ -9,7 +9,8 @@ labels most often on the state it decides (two rounds over all thresholds, in th
 ``PLAN``). Ties are broken by the widest margin: the middle of the longest run of best values on a
 fine grid; where that run reaches the end of the grid (no dev face beyond it, as for wide eyes or
 raised brows, which the dev part barely has) the threshold is put a few steps past the last dev face.
-It prints each model's table, to be copied into ``tools/geometry.py``.
+It prints each model's table, to be copied into ``tools/geometry.py``. ``--states`` fits only the
+thresholds of some states and keeps the others as ``THRESHOLDS`` has them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from benchmarks.bench_states import SMALL_RANGE, Reader, small_width
 from benchmarks.photos import state_faces
 
 # threshold -> (state it decides, grid start, stop, step). The order is the fitting order: teeth
-# before the mouth (visible teeth part the lips), the mouth width's weight before the eyes'.
+# before the mouth (visible teeth part the lips), the smile before the eyes (a smiling face has its
+# own narrowed-eye threshold).
 PLAN: dict[str, tuple[str, float, float, float]] = {
     "TEETH_AREA": ("teeth", 0.0, 0.08, 0.0005),
     "MOUTH_PARTED_GAP": ("mouth", 0.0, 0.3, 0.0025),
@@ -35,8 +37,8 @@ PLAN: dict[str, tuple[str, float, float, float]] = {
     "SMILE_SCORE": ("smile", -0.2, 0.3, 0.0025),
     "SMILE_MIN_LIFT": ("smile", -0.3, 0.1, 0.005),
     "EYE_CLOSED_EAR": ("eyes", 0.0, 0.3, 0.0025),
-    "EYE_WIDTH_WEIGHT": ("eyes", 0.0, 1.0, 0.05),
     "EYE_NARROWED": ("eyes", 0.0, 0.45, 0.0025),
+    "EYE_SMILE_NARROWED": ("eyes", 0.0, 0.45, 0.0025),
     "EYE_WIDE_EAR": ("eyes", 0.2, 0.7, 0.005),
     "BROW_RAISED": ("brows", 0.2, 0.8, 0.005),
     "BROW_LOWERED": ("brows", 0.0, 0.5, 0.005),
@@ -50,7 +52,7 @@ PLAN: dict[str, tuple[str, float, float, float]] = {
 }
 # A weight and the threshold on the score it weighs are fitted together: for each weight on its
 # grid, the best threshold.
-PAIRS = {"SMILE_WIDTH_WEIGHT": "SMILE_SCORE", "EYE_WIDTH_WEIGHT": "EYE_NARROWED"}
+PAIRS = {"SMILE_WIDTH_WEIGHT": "SMILE_SCORE"}
 # Beyond the last dev face, by this many grid steps, where the dev part has no face past a threshold.
 END_MARGIN_STEPS = 4
 ROUNDS = 2
@@ -123,11 +125,15 @@ def typical(rows: list[tuple[dict, dict[str, str]]]) -> dict[str, float]:
     }
 
 
-def calibrate(model: str, rows: list[tuple[dict, dict[str, str]]]) -> dict[str, float]:
-    """The thresholds of one model fitted on ``rows`` (see the module docstring)."""
+def calibrate(
+    model: str, rows: list[tuple[dict, dict[str, str]]], states: set[str] | None = None
+) -> dict[str, float]:
+    """The thresholds of one model fitted on ``rows`` (see the module docstring); with ``states``,
+    only the thresholds that decide those states, the others kept as they are."""
     from tools.geometry import THRESHOLDS
 
     limits = dict(THRESHOLDS[model])
+    plan = {name: spec for name, spec in PLAN.items() if states is None or spec[0] in states}
 
     def grid(name: str) -> np.ndarray:
         _, start, stop, step = PLAN[name]
@@ -139,7 +145,7 @@ def calibrate(model: str, rows: list[tuple[dict, dict[str, str]]]) -> dict[str, 
         return value, accuracy(rows, model, {**fixed, name: value}, state)
 
     for _ in range(ROUNDS):
-        for name in PLAN:
+        for name in plan:
             if name in PAIRS.values():
                 continue
             if name in PAIRS:
@@ -149,7 +155,7 @@ def calibrate(model: str, rows: list[tuple[dict, dict[str, str]]]) -> dict[str, 
                 limits[inner] = fits[limits[name]][0]
             else:
                 limits[name] = fit_inner(name, limits)[0]
-    limits.update(typical(rows))
+    limits.update({k: v for k, v in typical(rows).items() if states is None or TYPICAL[k][1] in states})
     return limits
 
 
@@ -157,12 +163,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="dlib,faceapi,faceapi-tiny,facemesh,facemesh-base")
     parser.add_argument("--json", type=Path, help="also write the tables to this JSON file")
+    parser.add_argument(
+        "--states",
+        help="fit only the thresholds of these states (comma-separated, e.g. eyes), keeping the others",
+    )
     args = parser.parse_args(argv)
+    only = {s.strip() for s in args.states.split(",")} if args.states else None
     tables = {}
     reader = Reader()
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
         rows = dev_rows(model, reader)
-        limits = tables[model] = calibrate(model, rows)
+        limits = tables[model] = calibrate(model, rows, only)
         states = sorted({s for s, *_ in PLAN.values()})
         print(
             f"# {model}: dev accuracy "

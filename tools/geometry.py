@@ -101,8 +101,8 @@ _COMMON: dict[str, float] = {
     "SMILE_MIN_LIFT": -0.3,
     "TEETH_AREA": 0.01,
     "EYE_CLOSED_EAR": 0.12,
-    "EYE_WIDTH_WEIGHT": 0.0,
     "EYE_NARROWED": 0.18,
+    "EYE_SMILE_NARROWED": 0.18,
     "EYE_WIDE_EAR": 0.40,
     "BROW_RAISED": 0.42,
     "BROW_LOWERED": 0.20,
@@ -126,8 +126,8 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "SMILE_MIN_LIFT": -0.06,
         "TEETH_AREA": 0.0105,
         "EYE_CLOSED_EAR": 0.0925,
-        "EYE_WIDTH_WEIGHT": 0,
         "EYE_NARROWED": 0.2675,
+        "EYE_SMILE_NARROWED": 0.265,
         "EYE_WIDE_EAR": 0.5,
         "BROW_RAISED": 0.445,
         "BROW_LOWERED": 0.21,
@@ -149,9 +149,9 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "SMILE_SCORE": -0.1675,
         "SMILE_MIN_LIFT": -0.075,
         "TEETH_AREA": 0.0145,
-        "EYE_CLOSED_EAR": 0.265,
-        "EYE_WIDTH_WEIGHT": 1,
-        "EYE_NARROWED": 0.2375,
+        "EYE_CLOSED_EAR": 0.2225,
+        "EYE_NARROWED": 0.2775,
+        "EYE_SMILE_NARROWED": 0.2675,
         "EYE_WIDE_EAR": 0.405,
         "BROW_RAISED": 0.44,
         "BROW_LOWERED": 0.235,
@@ -173,9 +173,9 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "SMILE_SCORE": -0.035,
         "SMILE_MIN_LIFT": -0.065,
         "TEETH_AREA": 0.017,
-        "EYE_CLOSED_EAR": 0.25,
-        "EYE_WIDTH_WEIGHT": 0.5,
+        "EYE_CLOSED_EAR": 0.2,
         "EYE_NARROWED": 0.1675,
+        "EYE_SMILE_NARROWED": 0.2625,
         "EYE_WIDE_EAR": 0.415,
         "BROW_RAISED": 0.465,
         "BROW_LOWERED": 0.24,
@@ -198,8 +198,8 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "SMILE_MIN_LIFT": -0.035,
         "TEETH_AREA": 0.0185,
         "EYE_CLOSED_EAR": 0.055,
-        "EYE_WIDTH_WEIGHT": 0.25,
-        "EYE_NARROWED": 0.205,
+        "EYE_NARROWED": 0.1025,
+        "EYE_SMILE_NARROWED": 0.2275,
         "EYE_WIDE_EAR": 0.405,
         "BROW_RAISED": 0.445,
         "BROW_LOWERED": 0.22,
@@ -222,8 +222,8 @@ THRESHOLDS: dict[str, dict[str, float]] = {
         "SMILE_MIN_LIFT": -0.025,
         "TEETH_AREA": 0.011,
         "EYE_CLOSED_EAR": 0.1525,
-        "EYE_WIDTH_WEIGHT": 0,
-        "EYE_NARROWED": 0.2275,
+        "EYE_NARROWED": 0.1525,
+        "EYE_SMILE_NARROWED": 0.2275,
         "EYE_WIDE_EAR": 0.38,
         "BROW_RAISED": 0.45,
         "BROW_LOWERED": 0.23,
@@ -516,10 +516,10 @@ FROWN_LIFT = -0.09  # corners this far below the lips' midline: turned down
 WINK_MARGIN = 0.03  # a wink: one eye closed, the other open by this margin past "narrowed"
 
 
-def _eye_state(ear: float, t: dict[str, float]) -> str:
+def _eye_state(ear: float, t: dict[str, float], narrowed: float) -> str:
     if ear < t["EYE_CLOSED_EAR"]:
         return "closed"
-    if ear < t["EYE_NARROWED"]:
+    if ear < narrowed:
         return "squinting"
     return "wide open" if ear >= t["EYE_WIDE_EAR"] else "open"
 
@@ -592,11 +592,14 @@ def read(
             f"the face is too small (its eyes are {g.iod_px:.0f} px apart, each only a pixel or two tall)"
         )
     else:
-        left, right = _eye_state(g.ear_left_view, t), _eye_state(g.ear_right_view, t)
+        # A smile's raised cheeks push the lower lids up and squeeze the eyes: on a smiling face an
+        # aperture that would be open on a resting one reads narrowed (people see the squeeze), so a
+        # smile has its own, higher threshold. It can only narrow: never under EYE_NARROWED.
+        narrowed = t["EYE_NARROWED"]
+        if smile in ("broad", "smile"):
+            narrowed = max(narrowed, t["EYE_SMILE_NARROWED"])
+        left, right = _eye_state(g.ear_left_view, t, narrowed), _eye_state(g.ear_right_view, t, narrowed)
         low, high = min(g.ear_left_view, g.ear_right_view), max(g.ear_left_view, g.ear_right_view)
-        # A smile's raised cheeks narrow the eyes from below: the wider the mouth, the more of the
-        # eye's aperture that takes (weighted by EYE_WIDTH_WEIGHT).
-        aperture = g.ear_mean - t["EYE_WIDTH_WEIGHT"] * max(0.0, g.mouth_width - 1.0)
         if (
             low < t["EYE_CLOSED_EAR"]
             and high >= t["EYE_NARROWED"] + WINK_MARGIN
@@ -606,7 +609,7 @@ def read(
             wink_side = "left" if g.ear_left_view < g.ear_right_view else "right"
         elif g.ear_mean < t["EYE_CLOSED_EAR"]:
             eyes = "closed"
-        elif aperture < t["EYE_NARROWED"]:
+        elif g.ear_mean < narrowed:
             eyes = "squinting"
         elif g.ear_mean >= t["EYE_WIDE_EAR"]:
             eyes = "wide open"

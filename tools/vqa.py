@@ -626,7 +626,7 @@ _FEATURE_THRESHOLDS = {
     "mouth": ("MOUTH_PARTED_GAP", "MOUTH_OPEN_GAP", "TEETH_AREA"),
     "teeth": ("TEETH_AREA",),
     "smile": ("SMILE_WIDTH_WEIGHT", "SMILE_SCORE", "SMILE_MIN_LIFT", "TEETH_AREA"),
-    "eyes": ("EYE_CLOSED_EAR", "EYE_NARROWED", "EYE_WIDTH_WEIGHT", "EYE_WIDE_EAR"),
+    "eyes": ("EYE_CLOSED_EAR", "EYE_NARROWED", "EYE_SMILE_NARROWED", "EYE_WIDE_EAR"),
     "brows": ("BROW_RAISED", "BROW_LOWERED", "BROW_TOGETHER_GAP", "BROW_TOGETHER_INNER"),
     "head": ("YAW_TURNED", "PITCH_OFFSET", "PITCH_UP", "PITCH_DOWN", "ROLL_TILTED"),
 }
@@ -675,6 +675,11 @@ SECOND_OPINION = {
     "faceapi": "facemesh",
     "faceapi-tiny": "facemesh",
 }
+
+
+# FaceMesh's eyelid points stay a little apart on eyes squeezed shut (aspect 0.15-0.18 where dlib's
+# meet, 0.04-0.07): eyes FaceMesh measures narrow are looked at again with dlib for shut lids.
+SHUT_EYES_OPINION = {"facemesh": "dlib", "facemesh-base": "dlib"}
 
 
 # --- the answerer --------------------------------------------------------------------------------
@@ -844,8 +849,12 @@ class FaceQA:
     def _one_story(
         self, record: ImageRecord, face: int, measured: geo.FaceGeometry, reading: geo.FaceReading
     ) -> tuple[geo.FaceReading, list[tuple[str, str]], dict]:
-        """Checks the measured states against the classifier's reading of the same face.
+        """Checks the measured states against a second landmark model and the classifier's reading
+        of the same face.
 
+        - Eyes FaceMesh measures narrow (an aperture under the narrowed threshold of a smiling face)
+          are measured again with dlib (``SHUT_EYES_OPINION``), whose eyelid points follow lids
+          squeezed shut; when those meet, the eyes are closed.
         - A face read happy (>= ``HAPPY_CONFIDENT``) whose corners measure no smile is measured again
           with a second landmark model (``SECOND_OPINION``: another fitting method on its own crop);
           if that finds the smile, its reading is used, else a note says the two disagree and why.
@@ -866,12 +875,39 @@ class FaceQA:
         Returns:
             (the reading to answer from, (feature, note) pairs for the answers, evidence).
         """
+        notes: list[tuple[str, str]] = []
+        evidence: dict[str, Any] = {}
+        limits = geo.THRESHOLDS[reading.model]
+        narrow = max(limits["EYE_NARROWED"], limits["EYE_SMILE_NARROWED"])
+        if (
+            reading.eyes in ("squinting", "open")
+            and measured.ear_mean < narrow
+            and (second := SHUT_EYES_OPINION.get(reading.model)) is not None
+        ):
+            # Eyes this narrow by these points may be squeezed shut: their lids stay a little apart.
+            remeasured = self._second_measure(record, face, reading.model, second)
+            if remeasured is not None:
+                again = remeasured[1]
+                evidence["second_opinion_eyes"] = {"landmarks": second, "eyes": again.eyes}
+                if again.eyes == "closed":
+                    reading = replace(
+                        reading,
+                        eyes="closed",
+                        eye_left_view=again.eye_left_view,
+                        eye_right_view=again.eye_right_view,
+                    )
+                    notes.append(
+                        (
+                            "eyes",
+                            f"(The first landmarks found the eyes {_EYE_WORD[str(reading.eyes)]}; measured again with {second} "
+                            "landmarks, which follow eyelids squeezed shut, the lids meet.)",
+                        )
+                    )
         emotion = self._emotion(record, face)
         if emotion is None:
-            return reading, [], {}
+            return reading, notes, evidence
         label, confidence, shares = emotion
-        evidence: dict[str, Any] = {"classifier": {"label": label, "confidence": confidence, **shares}}
-        notes: list[tuple[str, str]] = []
+        evidence["classifier"] = {"label": label, "confidence": confidence, **shares}
         changed: dict[str, Any] = {}
         happy = shares.get("happy", 0.0)
         if reading.smile not in ("broad", "smile") and happy >= HAPPY_CONFIDENT:
@@ -984,10 +1020,11 @@ class FaceQA:
         return reading, notes, evidence
 
     def _second_measure(
-        self, record: ImageRecord, face: int, model: str
+        self, record: ImageRecord, face: int, model: str, second: str | None = None
     ) -> tuple[geo.FaceGeometry, geo.FaceReading] | None:
-        """The face measured with the second landmark model of ``model`` (None when there is none)."""
-        second = SECOND_OPINION.get(model)
+        """The face measured with ``second``, by default the second landmark model of ``model``
+        (``SECOND_OPINION``); None when there is none or it fails."""
+        second = second or SECOND_OPINION.get(model)
         if second is None:
             return None
         try:
