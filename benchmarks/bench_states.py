@@ -28,7 +28,7 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -232,6 +232,37 @@ def cost(models: list[str], reps: int) -> dict[str, tuple[float, float, float, f
             float(np.median(a[:, 2] / a[:, 0])),
         )
     return out
+
+
+# The aims on held-out faces: each state of the list right this often, and on small faces
+# (40-58 px wide) smile and mouth; the default landmark model's cost per face at most this many
+# expression-net forward passes.
+HELDOUT_AIM = {"smile": 0.9, "mouth_open": 0.9, "teeth": 0.9, "eyes": 0.9, "brows": 0.9}
+SMALL_AIM = {"smile": 0.8, "mouth_open": 0.8}
+COST_AIM = 2.0
+
+
+def summary(reps: int = 10) -> dict[str, Any]:
+    """The figures ``python -m benchmarks`` reports: the voice on held-out (all faces and small
+    ones; its eyes per question too) and the default landmark model's cost per face.
+
+    Returns:
+        ``heldout`` and ``small``: state -> (right, scored); ``eyes``: see ``eye_scores``;
+        ``cost``: (landmarks ms, ratio, landmarks + measures ms, ratio); ``model``: its name.
+    """
+    from tools.landmarks import landmark_model_name
+
+    reader = Reader()
+    faces = state_faces("heldout")
+    big = [f for f in faces if f.width > SMALL_RANGE[1]]
+    model = landmark_model_name()
+    return {
+        "model": model,
+        "heldout": score(faces, reader.voice)[0],
+        "small": score(big, lambda f: reader.voice(f, small_width(f) / f.width))[0],
+        "eyes": eye_scores(faces, reader.voice_reading),
+        "cost": cost([model], reps)[model],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

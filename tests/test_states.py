@@ -3,8 +3,8 @@
 The labelled faces are ``tests/data/face_states.csv`` (165 real faces from packages, labelled by a person
 who had not seen the code; the split into dev and held-out was fixed before any threshold was set).
 The held-out figures asserted here are the ones ``python -m benchmarks.bench_states`` printed when the
-thresholds were set (docs/PERFORMANCE.md); the eyes stay under the 90% aimed at, and their floor
-here only guards against getting worse.
+thresholds were set (docs/PERFORMANCE.md); the eyes, every label as given, stay under the 90% aimed
+at, and their floor here only guards against getting worse.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.bench_states import SMALL_RANGE, Reader, score, small_width
+from benchmarks.bench_states import EYE_QUESTIONS, SMALL_RANGE, Reader, eye_scores, score, small_width
 from benchmarks.photos import MEDIA, STATES_FILE, load_source, media_bytes, state_faces
 from tools import geometry as geo
 from tools import vqa
@@ -62,12 +62,24 @@ def test_video_frames_are_decoded_at_the_labelled_time():
 def test_heldout_states_are_read_as_labelled(reader: Reader):
     totals, _ = score(state_faces("heldout"), reader.voice)
     share = {state: right / scored for state, (right, scored) in totals.items()}
-    # Met: >= 90% held-out (the aim for every state; measured 90.6%, 93.5%, 91.5%, 96.2%).
+    # Met: >= 90% held-out (the aim for every state; measured 90.6%, 95.2%, 91.5%, 92.3%).
     for state in ("smile", "mouth_open", "teeth", "brows"):
         assert share[state] >= 0.9, (state, totals[state])
-    # Not met (measured 67.3%): a floor against regressions. Not asked for: head (83.8%).
-    assert share["eyes"] >= 0.65, totals["eyes"]
+    # Not met (measured 69.4%, every label as given): a floor against regressions. Not asked for:
+    # head (85.0%).
+    assert share["eyes"] >= 0.67, totals["eyes"]
     assert share["head"] >= 0.8, totals["head"]
+
+
+@pytest.mark.slow
+def test_heldout_eye_questions_are_answered_as_labelled(reader: Reader):
+    """The yes/no questions people ask about eyes, scored on the held-out labels (measured: open
+    98.0%, closed 98.0%, wide open 95.9%, squinting 73.5%)."""
+    eyes = eye_scores(state_faces("heldout"), reader.voice_reading)
+    share = {name: right / scored for name, (right, scored) in eyes.items()}
+    for question, _ in EYE_QUESTIONS[:3]:
+        assert share[question] >= 0.9, (question, eyes[question])
+    assert share["Is she squinting?"] >= 0.7, eyes["Is she squinting?"]
 
 
 @pytest.mark.slow

@@ -854,7 +854,8 @@ class FaceQA:
 
         - Eyes FaceMesh measures narrow (an aperture under the narrowed threshold of a smiling face)
           are measured again with dlib (``SHUT_EYES_OPINION``), whose eyelid points follow lids
-          squeezed shut; when those meet, the eyes are closed.
+          squeezed shut; when those meet, the eyes are closed. Not on small faces, where a second
+          fit of eyes a few pixels tall would cost without telling more.
         - A face read happy (>= ``HAPPY_CONFIDENT``) whose corners measure no smile is measured again
           with a second landmark model (``SECOND_OPINION``: another fitting method on its own crop);
           if that finds the smile, its reading is used, else a note says the two disagree and why.
@@ -882,6 +883,7 @@ class FaceQA:
         if (
             reading.eyes in ("squinting", "open")
             and measured.ear_mean < narrow
+            and measured.iod_px >= geo.SMALL_FACE_IOD
             and (second := SHUT_EYES_OPINION.get(reading.model)) is not None
         ):
             # Eyes this narrow by these points may be squeezed shut: their lids stay a little apart.
