@@ -15,7 +15,9 @@ give the same readings with sides swapped.
 - teeth: inside the inner-lip contour, the share of pixels brighter than the lips by a margin and
   no more coloured than them (``_teeth``), times the contour's area: the visible teeth as a
   fraction of IOD squared;
-- eyes: the eye aspect ratio (lid-to-lid height over corner-to-corner width) of each eye;
+- eyes: the eye aspect ratio (lid-to-lid height over corner-to-corner width) of each eye, read
+  narrowed under a higher threshold when the mouth smiles (the cheeks a smile raises squeeze the
+  eyes from below);
 - brows: their height above the eye corners, the gap between their inner ends and the inner ends'
   height above the inner eye corners;
 - head: yaw, pitch and roll of the 3-D fit.
