@@ -455,10 +455,9 @@ class RetinaFaceDetector:
 
     def _run(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw outputs for one RGB uint8 image (H, W, 3)."""
-        from tools.models.retinaface import BGR_MEAN
+        from tools.models.retinaface import network_input
 
-        # BGR, minus the mean, channels first: OpenCV does it in one pass (numpy needs four copies).
-        x = cv2.dnn.blobFromImage(rgb, 1.0, None, BGR_MEAN, swapRB=True, crop=False)
+        x = network_input(rgb)
         if self._session is not None:
             boxes, scores, landmarks = self._session.run(None, {"input": x})
         else:

@@ -166,6 +166,17 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
+def _flatten_rgba(rgba: np.ndarray) -> np.ndarray:
+    """An RGBA uint8 array over white, as ``_flatten_alpha`` gives it (the same integer rounding as
+    Pillow's ``alpha_composite``, checked for every colour and alpha), without Pillow's four copies
+    of the picture; an opaque picture only drops its alpha."""
+    alpha = rgba[..., 3:]
+    if int(alpha.min()) == 255:
+        return np.ascontiguousarray(rgba[..., :3])
+    a = alpha.astype(np.uint32)
+    return ((rgba[..., :3] * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+
 def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
     """Decodes a PIL image (first frame, EXIF-rotated) into an RGB uint8 array."""
     _check_size(*image.size, name)
@@ -184,7 +195,9 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
                 array = array * (255.0 / array.max())
             gray = np.clip(np.rint(array), 0, 255).astype(np.uint8)
             return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
-        if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+        if mode == "RGBA":
+            return _flatten_rgba(np.asarray(image))
+        if mode in ("LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
             return np.ascontiguousarray(np.asarray(_flatten_alpha(image)))
         if mode != "RGB":
             image = image.convert("RGB")
