@@ -96,8 +96,27 @@ def test_a_group_at_one_distance_skips_the_finer_pass_and_keeps_every_face(name:
         detector, "_pass", lambda image, scale, pad=0: scales.append(scale) or original(image, scale, pad)
     )
     faces = detector.detect(StoredPixels.from_source(media_bytes(name), PixelBudget()))
-    assert len(scales) == 1  # the first pass only; the faces' neighbourhoods are measured again
+    assert len(scales) == 1  # the first pass only
     assert len(faces) == len(every)
+
+
+def test_a_groups_68_landmarks_start_from_points_measured_at_the_finer_scale(monkeypatch) -> None:
+    detector = RetinaFaceDetector()
+    runs: list[tuple[int, ...]] = []
+    original = detector._run
+    monkeypatch.setattr(detector, "_run", lambda rgb: runs.append(rgb.shape) or original(rgb))
+    data = media_bytes("sample4")  # 1920 px, four people at one distance
+    faces = detector.detect(StoredPixels.from_source(data, PixelBudget()))
+    assert len(runs) == 1  # classifying needs the first pass only
+    landmarks = faces[0].landmarks
+    assert len(runs) == 2  # the face's neighbourhood, measured again for its 68 points
+    eyes = np.stack([landmarks[36:42].mean(axis=0), landmarks[42:48].mean(axis=0)])
+    spacing = float(np.linalg.norm(eyes[1] - eyes[0]))
+    assert float(np.abs(eyes - faces[0].points5()[:2]).max()) < 0.25 * spacing
+    # On a whole array the fit's crops are cut at detection time (no reference to the photo is kept).
+    runs.clear()
+    eager = detector.detect(decode_bytes(data))
+    assert len(runs) == 1 + len(eager) == 5
 
 
 def test_the_finer_pass_still_runs_where_faces_may_be_small() -> None:

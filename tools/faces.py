@@ -31,7 +31,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import cv2
@@ -517,6 +517,7 @@ class RetinaFaceDetector:
 
         long_side = max(h, w)
         tight = long_side <= CROP_SIDE
+        refine_scale: float | None = None
         if tight:
             # A tight crop: the face fills the frame; give the anchors room and enough pixels.
             rgb = pixels(1.0)[0]
@@ -537,9 +538,9 @@ class RetinaFaceDetector:
                 # from the camera (faces of a fair size), never pays for this pass.
                 found = _merge(found, self._scaled_pass(pixels, fine_scale))
             elif long_side > DETECT_SIDE and len(found) >= 2:
-                # A group at one distance: the finer pass could add no face, but a group's five
-                # points have always been measured at its scale; measure them there, face by face.
-                found = self._refine(pixels, found, fine_scale)
+                # A group at one distance: the finer pass could add no face. Its five points are
+                # measured again at that scale only for the 68 landmarks, when they are asked for.
+                refine_scale = fine_scale
             if not found:
                 # The network is not mirror-symmetric: a profile facing one way can score under the
                 # threshold while its mirror image does not. Only photos with no face pay for this.
@@ -553,14 +554,24 @@ class RetinaFaceDetector:
             x0, y0, x1, y1 = _clip_box(tuple(float(v) for v in box), w, h)
             if min(x1 - x0, y1 - y0) < MIN_FACE_SIDE or not _plausible5(points):
                 continue
+            points = points.astype(np.float64)
+            if source is None:
+                # The fit's crop is cut now, so that the face holds no reference to the whole photo.
+                fit_points = (
+                    points if refine_scale is None else self._refined(pixels, box, points, refine_scale)
+                )
+                fit = _lazy_landmarks(rgb, fit_points)
+            else:
+                measure = None
+                if refine_scale is not None:
+                    measure = partial(self._refined, pixels, box, points, refine_scale)
+                fit = _deferred_landmarks(source.array, points, measure)
             faces.append(
                 Face(
                     (round(x0), round(y0), round(x1), round(y1)),
                     round(prob, 4),
-                    points5=points.astype(np.float64),
-                    fit=_lazy_landmarks(rgb, points.astype(np.float64))
-                    if source is None
-                    else _deferred_landmarks(source.array, points.astype(np.float64)),
+                    points5=points,
+                    fit=fit,
                     detector=self.name,
                 )
             )
@@ -574,49 +585,51 @@ class RetinaFaceDetector:
         array, factor = pixels(scale)
         return _rescaled(self._pass(array, scale / factor), factor)
 
-    def _refine(
-        self, pixels: Callable[[float], tuple[np.ndarray, float]], found: list, scale: float
-    ) -> list[tuple[np.ndarray, float, np.ndarray]]:
-        """The faces found, each measured again (box, probability, five points) at ``scale``, on its
-        own neighbourhood (half a face of room around it; points that are not plausible keep the
-        first measure): a fraction of a whole pass at that scale, with five points as close to
-        dlib's 68-point fit as the whole pass's (27 faces of the group photos of
-        ``benchmarks.photos.MEDIA``: mean distance 0.093 of the inter-ocular distance, as the whole
-        pass's; the first pass's, 0.113)."""
+    def _refined(
+        self,
+        pixels: Callable[[float], tuple[np.ndarray, float]],
+        box: np.ndarray,
+        points: np.ndarray,
+        scale: float,
+    ) -> np.ndarray:
+        """A face's five points measured again at ``scale``, on its own neighbourhood (half a face of
+        room around its box); the points given when that finds no plausible face there.
+
+        Only the 68-landmark fit of a group photo's faces starts from these: they are as close to
+        dlib's 68-point fit as a whole pass at that scale (27 faces of the group photos of
+        ``benchmarks.photos.MEDIA``: mean distance 0.093 of the inter-ocular distance; the first
+        pass's, 0.113), so the geometry answers stay those of the finer scale. The classifier aligns
+        on the first pass's points: read both ways, hand-labelled group faces came out no worse
+        without this step (docs/PERFORMANCE.md), which costs a network run and the full decode.
+        """
         from tools.models.retinaface import decode, prior_boxes
 
         array, factor = pixels(scale)
         local = scale / factor
         h, w = array.shape[:2]
-        out = []
-        for box, prob, points in found:
-            x0, y0, x1, y1 = (float(v) * factor for v in box)
-            room = 0.5 * max(x1 - x0, y1 - y0)
-            left, top = int(max(0.0, x0 - room)), int(max(0.0, y0 - room))
-            right, bottom = int(min(w, np.ceil(x1 + room))), int(min(h, np.ceil(y1 + room)))
-            region = array[top:bottom, left:right]
-            size = (max(1, round((right - left) * local)), max(1, round((bottom - top) * local)))
-            if size != (right - left, bottom - top):
-                region = cv2.resize(
-                    region, size, interpolation=cv2.INTER_AREA if local < 1 else cv2.INTER_LINEAR
-                )
-            offsets, probs, landmark_offsets = self._run(np.ascontiguousarray(region))
-            keep = probs >= FACE_PROB
-            if keep.any():
-                boxes, pts = decode(
-                    offsets[keep], landmark_offsets[keep], prior_boxes(size[1], size[0])[keep]
-                )
-                # Relative to the region -> its pixels in the decode -> the photo's pixels.
-                extent = np.array((right - left, bottom - top), np.float32)
-                origin = np.array((left, top), np.float32)
-                boxes = (boxes * np.tile(extent, 2) + np.tile(origin, 2)) / factor
-                pts = (pts * extent + origin) / factor
-                overlap = _iou(np.asarray(box, np.float32), boxes)
-                best = int(np.argmax(overlap))
-                if overlap[best] > NMS_IOU and _plausible5(pts[best]):
-                    box, prob, points = boxes[best], max(prob, float(probs[keep][best])), pts[best]
-            out.append((box, prob, points))
-        return out
+        x0, y0, x1, y1 = (float(v) * factor for v in box)
+        room = 0.5 * max(x1 - x0, y1 - y0)
+        left, top = int(max(0.0, x0 - room)), int(max(0.0, y0 - room))
+        right, bottom = int(min(w, np.ceil(x1 + room))), int(min(h, np.ceil(y1 + room)))
+        region = array[top:bottom, left:right]
+        size = (max(1, round((right - left) * local)), max(1, round((bottom - top) * local)))
+        if size != (right - left, bottom - top):
+            region = cv2.resize(region, size, interpolation=cv2.INTER_AREA if local < 1 else cv2.INTER_LINEAR)
+        offsets, probs, landmark_offsets = self._run(np.ascontiguousarray(region))
+        keep = probs >= FACE_PROB
+        if not keep.any():
+            return points
+        boxes, pts = decode(offsets[keep], landmark_offsets[keep], prior_boxes(size[1], size[0])[keep])
+        # Relative to the region -> its pixels in the decode -> the photo's pixels.
+        extent = np.array((right - left, bottom - top), np.float32)
+        origin = np.array((left, top), np.float32)
+        boxes = (boxes * np.tile(extent, 2) + np.tile(origin, 2)) / factor
+        pts = (pts * extent + origin) / factor
+        overlap = _iou(np.asarray(box, np.float32), boxes)
+        best = int(np.argmax(overlap))
+        if overlap[best] > NMS_IOU and _plausible5(pts[best]):
+            return pts[best].astype(np.float64)
+        return points
 
 
 def _rescaled(found: list, factor: float) -> list:
@@ -626,10 +639,13 @@ def _rescaled(found: list, factor: float) -> list:
     return [(box / factor, prob, points / factor) for box, prob, points in found]
 
 
-def _deferred_landmarks(full: Callable[[], np.ndarray], points5: np.ndarray) -> Callable[[], np.ndarray]:
+def _deferred_landmarks(
+    full: Callable[[], np.ndarray], points5: np.ndarray, measure: Callable[[], np.ndarray] | None = None
+) -> Callable[[], np.ndarray]:
     """``_lazy_landmarks`` whose crop is cut from the full photo only when the points are first
-    asked for (a photo detected on a reduced decode is decoded whole then, if ever)."""
-    return lambda: _lazy_landmarks(full(), points5)()
+    asked for (a photo detected on a reduced decode is decoded whole then, if ever), aligned on
+    ``points5`` or on the points ``measure`` gives then."""
+    return lambda: _lazy_landmarks(full(), points5 if measure is None else measure())()
 
 
 def _is_pixel_source(image: object) -> bool:
