@@ -14,7 +14,7 @@ from tools.analysis import ImageRecord
 from tools.classifier import EmotionClassifier
 from tools.errors import InvalidImageError
 from tools.faces import RetinaFaceDetector, detect_faces
-from tools.images import decode_bytes, decode_checked_jpeg, decode_reduced
+from tools.images import decode_bytes, decode_checked_jpeg, decode_reduced, jpeg_reduction
 from tools.pixels import PixelBudget, StoredPixels
 
 JPEGS = [name for name, (source, _, _) in MEDIA.items() if source.endswith(".jpg")]
@@ -37,6 +37,18 @@ def test_second_decodes_of_checked_jpegs_equal_pillows(name: str) -> None:
     np.testing.assert_array_equal(decode_checked_jpeg(data), decode_bytes(data))
 
 
+@pytest.mark.parametrize(
+    "name", [n for n in JPEGS if n in ("soldier", "sample1", "mountain", "multi_face", "grace")]
+)
+def test_reduced_second_decodes_of_checked_jpegs_equal_pillows(name: str) -> None:
+    data = media_bytes(name)
+    for min_side in (0, 100, 240, 400, 640, 700, 1000, 1280):
+        want, shape, plain = decode_reduced(data, min_side=min_side)
+        reduction = jpeg_reduction(shape[1], shape[0], min_side)
+        assert plain and want.shape[:2] == (-(-shape[0] // reduction), -(-shape[1] // reduction))
+        np.testing.assert_array_equal(decode_checked_jpeg(data, reduction=reduction), want)
+
+
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
 def test_reduced_decodes_keep_the_orientation_and_report_the_full_shape(orientation: int) -> None:
     data = _exif_rotated_jpeg(orientation)
@@ -45,6 +57,7 @@ def test_reduced_decodes_keep_the_orientation_and_report_the_full_shape(orientat
     assert shape == full.shape and plain
     assert reduced.shape[:2] == (-(-full.shape[0] // 2), -(-full.shape[1] // 2))  # libjpeg's 1/2, rounded up
     np.testing.assert_array_equal(decode_checked_jpeg(data), full)
+    np.testing.assert_array_equal(decode_checked_jpeg(data, reduction=2), reduced)
     # The reduced picture is the full one, smaller: same orientation, nearly the same pixels.
     shrunk = np.asarray(Image.fromarray(full).resize(reduced.shape[1::-1], Image.Resampling.BOX), np.float32)
     assert float(np.abs(shrunk - reduced).mean()) < 3
