@@ -160,6 +160,35 @@ def test_turned_and_masked_faces_that_hog_misses():
             detect_faces(image, detector="hog")
 
 
+@pytest.mark.parametrize("angle", [90, 180])
+def test_a_face_only_its_mirror_image_shows_is_found(angle: int) -> None:
+    from benchmarks.photos import load_source
+    from tools.faces import default_detector
+
+    grace = load_source("matplotlib:grace_hopper.jpg")
+    turned = np.ascontiguousarray(np.rot90(grace, angle // 90))  # scores < 0.7 as is, > 0.85 mirrored
+    detector = default_detector()
+    assert max(p for _, p, _ in detector._pass(turned, 1.0) or [(None, 0.0, None)]) < 0.7
+    assert len(detect_faces(turned)) == 1
+
+
+def test_a_face_free_drawing_skips_the_mirrored_pass(monkeypatch) -> None:
+    from benchmarks.photos import media_bytes
+    from tools.faces import RetinaFaceDetector
+    from tools.pixels import PixelBudget, StoredPixels
+
+    detector = RetinaFaceDetector()
+    scales: list[float] = []
+    original = detector._pass
+    monkeypatch.setattr(
+        detector,
+        "_pass",
+        lambda image, scale, pad=0, **kw: scales.append(scale) or original(image, scale, pad, **kw),
+    )
+    assert detector.detect(StoredPixels.from_source(media_bytes("mountain"), PixelBudget())) == []
+    assert len(scales) == 2  # the first pass and the finer one, which looks for small faces
+
+
 def test_five_points_follow_the_face_and_landmarks_are_lazy(astronaut):
     from tools.faces import RetinaFaceDetector, default_detector
 

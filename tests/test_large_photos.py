@@ -106,7 +106,9 @@ def test_a_group_at_one_distance_skips_the_finer_pass_and_keeps_every_face(name:
     scales: list[float] = []
     original = detector._pass
     monkeypatch.setattr(
-        detector, "_pass", lambda image, scale, pad=0: scales.append(scale) or original(image, scale, pad)
+        detector,
+        "_pass",
+        lambda image, scale, pad=0, **kw: scales.append(scale) or original(image, scale, pad, **kw),
     )
     faces = detector.detect(StoredPixels.from_source(media_bytes(name), PixelBudget()))
     assert len(scales) == 1  # the first pass only
