@@ -225,3 +225,13 @@ def test_torch_and_onnx_backends_agree(astronaut):
     a, b = onnx.detect(astronaut)[0], torch_.detect(astronaut)[0]
     assert a.box == b.box and abs(a.score - b.score) < 1e-3
     assert np.abs(a.points5() - b.points5()).max() < 0.05
+
+
+@pytest.mark.parametrize("size", [(427, 640), (800, 1280), (33, 17), (512, 512)])
+def test_the_anchors_of_the_detections_are_those_of_the_whole_grid(size: tuple[int, int]) -> None:
+    from tools.models.retinaface import prior_boxes, priors_at
+
+    every = prior_boxes(*size)
+    some = np.sort(np.random.default_rng(0).choice(len(every), min(len(every), 300), replace=False))
+    np.testing.assert_array_equal(priors_at(*size, some), every[some])
+    np.testing.assert_array_equal(priors_at(*size, np.arange(len(every))), every)

@@ -477,7 +477,7 @@ class RetinaFaceDetector:
         """One detection pass at ``scale`` (optionally on a copy padded by ``pad`` px): boxes,
         probabilities and five points in original-image pixels, after non-maximum suppression.
         The highest face probability of any anchor is appended to ``best`` when given."""
-        from tools.models.retinaface import decode, prior_boxes
+        from tools.models.retinaface import decode, priors_at
 
         source = rgb
         if pad:
@@ -492,7 +492,7 @@ class RetinaFaceDetector:
         keep = probs >= FACE_PROB
         if not keep.any():
             return []
-        priors = prior_boxes(size[1], size[0])[keep]
+        priors = priors_at(size[1], size[0], np.flatnonzero(keep))
         boxes, points = decode(offsets[keep], landmark_offsets[keep], priors)
         frame = np.array(size, np.float32)
         boxes = boxes * np.tile(frame, 2) / scale - pad
@@ -614,7 +614,7 @@ class RetinaFaceDetector:
         on the first pass's points: read both ways, hand-labelled group faces came out no worse
         without this step (docs/PERFORMANCE.md), which costs a network run and the full decode.
         """
-        from tools.models.retinaface import decode, prior_boxes
+        from tools.models.retinaface import decode, priors_at
 
         array, factor = pixels(scale)
         local = scale / factor
@@ -631,7 +631,9 @@ class RetinaFaceDetector:
         keep = probs >= FACE_PROB
         if not keep.any():
             return points
-        boxes, pts = decode(offsets[keep], landmark_offsets[keep], prior_boxes(size[1], size[0])[keep])
+        boxes, pts = decode(
+            offsets[keep], landmark_offsets[keep], priors_at(size[1], size[0], np.flatnonzero(keep))
+        )
         # Relative to the region -> its pixels in the decode -> the photo's pixels.
         extent = np.array((right - left, bottom - top), np.float32)
         origin = np.array((left, top), np.float32)

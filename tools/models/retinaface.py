@@ -29,6 +29,7 @@ from tools.errors import ModelUnavailableError
 __all__ = [
     "retinaface_weights_path",
     "prior_boxes",
+    "priors_at",
     "decode",
     "BGR_MEAN",
     "network_input",
@@ -92,6 +93,27 @@ def prior_boxes(height: int, width: int) -> np.ndarray:
     priors = np.concatenate(parts).astype(np.float32)
     priors.setflags(write=False)
     return priors
+
+
+def priors_at(height: int, width: int, index: np.ndarray) -> np.ndarray:
+    """``prior_boxes(height, width)[index]`` computed for those anchors only (the few that score as
+    a face), the same float32 values without building (or caching) every anchor of the input size."""
+    index = np.asarray(index, np.int64)
+    out = np.zeros((len(index), 4), np.float32)
+    start = 0
+    for step, sizes in zip(STEPS, MIN_SIZES):
+        rows, cols = math.ceil(height / step), math.ceil(width / step)
+        count = rows * cols * len(sizes)
+        mine = (index >= start) & (index < start + count)
+        local = index[mine] - start
+        cell, which = np.divmod(local, len(sizes))
+        row, col = np.divmod(cell, cols)
+        side = np.asarray(sizes, np.float64)[which]
+        out[mine] = np.stack(
+            [(col + 0.5) * step / width, (row + 0.5) * step / height, side / width, side / height], axis=-1
+        )
+        start += count
+    return out
 
 
 def decode(
