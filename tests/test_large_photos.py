@@ -143,3 +143,29 @@ def test_the_finer_pass_still_runs_where_faces_may_be_small() -> None:
     faces = detect_faces(StoredPixels.from_source(buffer.getvalue(), PixelBudget()))
     found = [any(box_iou(f.box, b) > 0.3 for f in faces) for b in truth]
     assert sum(found[:8]) == 8  # every person, down to 24 px, as on the full array
+
+
+def test_the_hand_labelled_group_faces_are_found_and_mostly_read_as_labelled() -> None:
+    from benchmarks.eval_groups import group_labels
+    from tools.classifier import default_classifier
+
+    classifier = default_classifier(None)
+    rows = group_labels()
+    predictions = {
+        photo: classifier.predict(ImageRecord.from_source(media_bytes(photo)))
+        for photo in {r["photo"] for r in rows}
+    }
+    right = clear = 0
+    for row in rows:
+        x, y = float(row["x"]), float(row["y"])
+        face = min(
+            predictions[row["photo"]],
+            key=lambda p: np.hypot((p.box[0] + p.box[2]) / 2 - x, (p.box[1] + p.box[3]) / 2 - y),
+        )
+        assert np.hypot((face.box[0] + face.box[2]) / 2 - x, (face.box[1] + face.box[3]) / 2 - y) < 0.3 * (
+            face.box[2] - face.box[0]
+        )
+        if "|" not in row["label"]:
+            clear += 1
+            right += face.label == row["label"]
+    assert clear == 18 and right >= 15  # 17 when measured; the faint smiles are where the net is unsure
