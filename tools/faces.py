@@ -6,8 +6,9 @@ missing). It gives a box, a probability and five landmarks (eyes, nose tip, mout
 which is all the classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to
 at most ``DETECT_SIDE`` pixels; when that first pass finds nothing, a small face or faces at very
 different depths in a large photo, a second pass at up to ``DETECT_SIDE_FINE`` looks for faces too
-small for the first; a group of faces of one size gets only their neighbourhoods measured again at
-that scale (see ``RetinaFaceDetector``). Given a photo's stored pixels, each pass reads the smallest
+small for the first; the faces of a group at one size are measured again at that scale, each on
+its neighbourhood, only for their 68 landmarks (see ``RetinaFaceDetector._refined``). A photo with
+no face is tried mirrored too. Given a photo's stored pixels, each pass reads the smallest
 decode of it that has the pass's resolution. ``FACE_AGENT_DETECTOR=hog`` selects dlib's HOG detector.
 
 **Landmarks.** dlib's 68-point shape predictor runs only when something needs the 68 points (the
