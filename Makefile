@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench clean-venv
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt scripts/fetch_test_assets.py
+$(STAMP): requirements.txt requirements-dev.txt requirements-ray.txt requirements-weights.txt scripts/fetch_test_assets.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -23,9 +23,9 @@ Tools:
   as a heatmap with the share of heat on each facial region and a faithfulness figure. Use it for
   "why?", "show me the heatmap", "heatmap for sadness" (target="sad"), "with score-cam"
   (method="scorecam").
-- answer_question(image_id, question, face): the visible state of the face (mouth open, eyes
-  closed, smiling, brows raised, head pose).
-- describe_face(image_id, face): a short description of eyes, mouth, brows and head pose.
+- answer_question(image_id, question, face): the visible state of the face (mouth open, teeth
+  showing, eyes closed, smiling, brows raised, head pose).
+- describe_face(image_id, face): a short description of eyes, mouth and teeth, brows and head pose.
 - find_faces(image_id): how many faces a photo has and where each one is (left, middle, right,
   top, bottom, largest), with an annotated copy for the user. Use it for "how many people?", and
   to turn "the person on the right" into a face number before calling the other tools.

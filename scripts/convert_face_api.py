@@ -61,13 +61,15 @@ def read_package(source: Path | None) -> dict[str, bytes]:
         return {name: tar.extractfile(f"package/{name}").read() for name in (BIN, MANIFEST, LICENSE)}
 
 
-def decode(bin_data: bytes, manifest: list[dict]) -> dict[str, tuple[np.ndarray, dict | None]]:
+def decode(
+    bin_data: bytes, manifest: list[dict], bin_name: str = Path(BIN).name
+) -> dict[str, tuple[np.ndarray, dict | None]]:
     """The manifest's tensors in TF layout, still quantised: name -> (array, quantization or None).
 
     Follows TF.js's ``io.decodeWeights``: tensors lie back to back in manifest order, each taking
     ``prod(shape)`` elements of its quantised dtype (or of its dtype when not quantised).
     """
-    if len(manifest) != 1 or manifest[0]["paths"] != [Path(BIN).name]:
+    if len(manifest) != 1 or manifest[0]["paths"] != [bin_name]:
         raise ValueError(f"unexpected manifest layout: {[g.get('paths') for g in manifest]}")
     out: dict[str, tuple[np.ndarray, dict | None]] = {}
     offset = 0

@@ -9,6 +9,10 @@
 //   crops:  [{name, pixels}]          112x112x3 uint8 RGB, base64: expression logits + probabilities
 //   photos: [{name, height, width, pixels}]  whole photos: face-api's own pipeline (SSD MobileNet
 //           detection, 68 landmarks, expressions of the detection box and of the aligned box).
+//   landmark_crops:  [{name, pixels}]   112x112x3 uint8 RGB: the raw outputs (136 numbers) of
+//           FaceLandmark68Net and FaceLandmark68TinyNet
+//   landmark_photos: [{name, height, width, pixels}]  SSD detection box and the 68 landmarks of
+//           both landmark nets, in photo pixels.
 'use strict';
 
 const fs = require('fs');
@@ -55,6 +59,39 @@ function rect(box) {
     const probs = tf.softmax(logits);
     out.crops[crop.name] = { logits: Array.from(logits.dataSync()), probs: Array.from(probs.dataSync()) };
     tf.dispose([x, logits, probs]);
+  }
+
+  const landmarkCrops = jobs.landmark_crops || [];
+  const landmarkPhotos = jobs.landmark_photos || [];
+  if (landmarkCrops.length || landmarkPhotos.length) {
+    loadNet(faceapi.nets.faceLandmark68Net, 'face_landmark_68_model');
+    loadNet(faceapi.nets.faceLandmark68TinyNet, 'face_landmark_68_tiny_model');
+    out.landmark_crops = {};
+    out.landmark_photos = {};
+  }
+  for (const crop of landmarkCrops) {
+    const x = tensorOf(crop.pixels, 112, 112);
+    const netInput = await faceapi.toNetInput(x);
+    const full = faceapi.nets.faceLandmark68Net.runNet(netInput);
+    const tiny = faceapi.nets.faceLandmark68TinyNet.runNet(netInput);
+    out.landmark_crops[crop.name] = { full: Array.from(full.dataSync()), tiny: Array.from(tiny.dataSync()) };
+    tf.dispose([x, full, tiny]);
+  }
+  if (landmarkPhotos.length) {
+    loadNet(faceapi.nets.ssdMobilenetv1, 'ssd_mobilenetv1_model');
+    const options = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
+    for (const photo of landmarkPhotos) {
+      const x = tensorOf(photo.pixels, photo.height, photo.width);
+      const full = await faceapi.detectAllFaces(x, options).withFaceLandmarks();
+      const tiny = await faceapi.detectAllFaces(x, options).withFaceLandmarks(true);
+      out.landmark_photos[photo.name] = full.map((r, i) => ({
+        score: r.detection.score,
+        box: rect(r.detection.box),
+        full: r.landmarks.positions.map((p) => [p.x, p.y]),
+        tiny: tiny[i] ? tiny[i].landmarks.positions.map((p) => [p.x, p.y]) : null,
+      }));
+      tf.dispose(x);
+    }
   }
 
   if ((jobs.photos || []).length) {

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 _LEAN_CHILD = r"""
 import asyncio, base64, contextlib, io, json, sys
 
-photo, group, clip = sys.argv[1:4]
+photo, group, clip, anger, crying = sys.argv[1:6]
 steps = []
 
 
@@ -52,6 +52,27 @@ step("classify", lambda: classify(photo)[0].label)
 step("find_faces", lambda: find_faces(group).count)
 step("ask (geometry)", lambda: ask(photo, "Is the mouth open?").backend)
 step("describe (geometry)", lambda: describe(photo).backend)
+
+
+def voice(question, image=anger):
+    answer = ask(image, question)
+    return [answer.backend, answer.evidence["landmarks"], answer.evidence["classifier"]["label"], answer.text]
+
+
+def video_frame(path, seconds):
+    import av
+
+    with av.open(path) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= seconds - 0.02:
+                return frame.to_ndarray(format="rgb24")
+
+
+step("ask (geometry, one story: the brows an expression implies)", lambda: voice("Are her eyebrows lowered?"))
+step("ask (geometry, one story: re-measured with dlib)", lambda: voice("Are her brows drawn together?"))
+step("ask (geometry, eyes looked at again with dlib)",
+     lambda: voice("Are her eyes closed?", video_frame(crying, 4.0)))
+step("describe (geometry, one story)", lambda: describe(anger).text)
 step("explain (Grad-CAM, default model)", lambda: explain(photo).method)
 step("analyze_video", lambda: len(analyze_video(clip, fps=2).frames))
 
@@ -151,13 +172,28 @@ def _child(script: str, *args: str, env: dict[str, str] | None = None) -> object
 
 
 def test_inference_entry_points_never_import_torch() -> None:
-    photo, group, clip = media_path("posed_happy"), media_path("multi_face"), media_path("smile_clip")
-    steps = _child(_LEAN_CHILD, str(photo), str(group), str(clip), env={"FACE_AGENT_VQA_BACKEND": "geometry"})
+    photos = [media_path(name) for name in ("posed_happy", "multi_face", "smile_clip", "posed_anger")]
+    crying = media_path("crying_then_laughing")
+    # The voice's path as it ships: RetinaFace faces, FaceMesh landmarks, dlib as the second opinion,
+    # the classifier's reading for one story.
+    env = {
+        "FACE_AGENT_VQA_BACKEND": "geometry",
+        "FACE_AGENT_DETECTOR": "retinaface",
+        "FACE_AGENT_LANDMARKS": "facemesh",
+    }
+    steps = _child(_LEAN_CHILD, *map(str, photos), str(crying), env=env)
     assert [s["step"] for s in steps if s["torch"]] == []
     values = {s["step"]: s["value"] for s in steps}
     assert values["classify"] == "happy"
     assert values["find_faces"] == 5
     assert values["ask (geometry)"] == values["describe (geometry)"] == "geometry"
+    lowered = values["ask (geometry, one story: the brows an expression implies)"]
+    assert lowered[:3] == ["geometry", "facemesh", "angry"] and lowered[3].startswith("Yes")
+    together = values["ask (geometry, one story: re-measured with dlib)"]
+    assert together[3].startswith("Yes") and "measured again with dlib" in together[3]
+    shut = values["ask (geometry, eyes looked at again with dlib)"]
+    assert shut[3].startswith("Yes") and "measured again with dlib" in shut[3]
+    assert "lowered" in values["describe (geometry, one story)"]
     assert values["explain (Grad-CAM, default model)"] == "gradcam"
     assert values["analyze_video"] >= 4
     assert values["REST server (in process)"] == [200] * 5

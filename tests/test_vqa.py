@@ -24,6 +24,10 @@ PHRASINGS = [
     ("Is she yawning?", "mouth", True, "wide"),
     ("What is the state of the mouth?", "mouth", False, None),
     ("How wide is the mouth open?", "mouth", False, "wide"),
+    ("Can you see her teeth?", "teeth", True, "visible"),
+    ("Is she showing her teeth?", "teeth", True, "visible"),
+    ("are any teeth visible", "teeth", True, "visible"),
+    ("Does she have braces?", "out_of_scope", True, "dental work"),
     ("is he smiling", "smile", True, "smile"),
     ("is she grinning", "smile", True, "grin"),
     ("Is the person laughing?", "smile", True, "grin"),
@@ -162,7 +166,7 @@ def test_mirror_image_gets_the_same_answers(qa: FaceQA, mirrored: dict, photo: s
 def test_mirror_swaps_only_the_named_side(qa: FaceQA, astronaut: np.ndarray) -> None:
     import cv2
 
-    # Tilt the astronaut's head by 9 degrees (roll 3 -> 12): the answer names a side, which the
+    # Tilt the astronaut's head by 9 degrees (roll 3 -> 12, tilted): the answer names a side, which the
     # mirror swaps. The face is cropped first: rotating the whole photo makes dlib find a second,
     # false "face" in the spacesuit.
     face = np.ascontiguousarray(astronaut[30:230, 120:330])
@@ -172,7 +176,7 @@ def test_mirror_swaps_only_the_named_side(qa: FaceQA, astronaut: np.ndarray) -> 
     flipped = np.ascontiguousarray(tilted[:, ::-1])
     for question in ("Is her head tilted?", "Describe her head position."):
         a, b = qa.ask(tilted, question), qa.ask(flipped, question)
-        assert "leans slightly towards the right of the picture (her left shoulder)" in a.text, a.text
+        assert "leans towards the right of the picture (her left shoulder)" in a.text, a.text
         assert b.text == _swap_sides(a.text) != a.text
     # Sides named in the question: the picture's, or the person's own ("her right").
     assert qa.ask(tilted, "Is her head tilted to the right?").text.startswith("Yes")

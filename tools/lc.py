@@ -250,10 +250,12 @@ def answer_question(
     face: FaceNumber = None,
     runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
 ) -> tuple[str, dict]:
-    """Answers a question about the visible state of a face: mouth, eyes, brows, smile, head pose.
+    """Answers a question about the visible state of a face: mouth, teeth, eyes, brows, smile, head pose.
 
-    Use it for "is the mouth open?", "are her eyes closed?", "is he frowning?", "which way is she
-    looking?". Returns a short answer and how it was found (landmark geometry or a VQA model).
+    Use it for "is the mouth open?", "can you see her teeth?", "are her eyes closed?", "is he
+    frowning?", "which way is she looking?". Returns a short answer and how it was found (landmark
+    geometry checked against the emotion reading, or a VQA model checked against the geometry); the
+    measures behind it are in the artifact's evidence.
     """
 
     def work() -> tuple[str, dict]:
@@ -274,9 +276,10 @@ def describe_face(
     face: FaceNumber = None,
     runtime: ToolRuntime[FaceToolContext] = None,  # type: ignore[assignment]  # injected by the agent
 ) -> tuple[str, dict]:
-    """Describes the visible state of a face in a few sentences: eyes, mouth, brows and head pose.
+    """Describes the visible state of a face in a few sentences: eyes, mouth and teeth, smile, brows, head pose.
 
-    Use it for "describe the face", "what does her face look like?". Returns a short paragraph.
+    Use it for "describe the face", "what does her face look like?". Returns a short paragraph; the
+    figures behind it (named measures, thresholds, the landmark model) are in the artifact's evidence.
     """
 
     def work() -> tuple[str, dict]:

@@ -2,12 +2,20 @@
 
 ``FaceQA`` answers with one of two backends:
 
-- ``geometry`` (always available): the 68 landmarks measured by ``tools.geometry`` (mouth, smile,
-  eyes, brows, head pose), normalised for face size and roll and the same for a photo and its
-  mirror image. It says plainly when a question is beyond landmarks (hair, glasses, age ...).
+- ``geometry`` (always available): the 68 landmarks of ``tools.landmarks`` (MediaPipe FaceMesh's by
+  default; ``FACE_AGENT_LANDMARKS`` or ``landmarks=`` picks dlib's or face-api's) measured by
+  ``tools.geometry`` (mouth, teeth, smile, eyes, brows, head pose), normalised for face size, roll
+  and yaw and the same for a photo and its mirror image. It says plainly when a question is beyond
+  landmarks (hair, glasses, age ...) and when a face is too small to tell a state, and why.
+  **One face, one story**: when the classifier reads a face happy (>= ``HAPPY_CONFIDENT``) but the
+  mouth corners measure level, the smile is measured again with a second landmark model on a
+  larger crop; if that also finds no smile the answer says so and why (a closed-lip smile, a small
+  or turned face) rather than a bare "no".
 - ``blip``: BLIP-VQA (``tools.blip``) when its weights are on this machine or a download was
   opted into; it answers open questions about anything visible. Its image embedding is computed
-  once per image and face and reused for follow-up questions.
+  once per image and face and reused for follow-up questions. Where the landmarks measure the same
+  thing (mouth, teeth, smile, eyes, brows, head), BLIP's yes/no is checked against them and a
+  disagreement is said in the answer.
 
 Questions about the emotion itself ("what is she feeling?", "is he angry?") go to the emotion
 classifier whichever backend is set (``backend="classifier"`` on the answer).
@@ -35,10 +43,11 @@ import numpy as np
 from tools import geometry as geo
 from tools.analysis import AnalysisCache, ImageRecord, default_cache
 from tools.blip import BLIP_DOWNLOAD_SIZE, DEFAULT_BLIP_MODEL, BlipVQA, blip_weights_present, is_local_source
-from tools.errors import InvalidRequestError
+from tools.errors import FaceAgentError, InvalidRequestError
 from tools.faces import face_numbers, index_of_number
 from tools.images import ImageInput
 from tools.labels import COMPOUND_PARTS, display_name
+from tools.landmarks import face_landmarks, landmark_model_name
 
 __all__ = [
     "Answer",
@@ -110,7 +119,8 @@ class Answer:
             word = self.text.strip().rstrip(".").lower()
             return word if len(word.split()) <= 3 else ""
         reading, feature = self.evidence.get("reading") or {}, self.evidence.get("intent")
-        return str(reading.get(feature, "")) if feature in ("mouth", "smile", "eyes", "brows") else ""
+        value = reading.get(feature) if feature in ("mouth", "smile", "teeth", "eyes", "brows") else None
+        return "" if value is None else str(value)
 
     def to_dict(self) -> dict:
         """Plain-type view for JSON and tool artifacts."""
@@ -190,7 +200,7 @@ _OUT_OF_SCOPE: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("skin", _rx(r"skin\w*|complexion|freckles?|wrinkles?|wrinkled|tanned|pale|acne|scars?|tattoos?|moles?")),
     ("identity", _rx(r"who|name|famous|celebrity|identity|ethnicity|race|nationality|recogni[sz]e")),
     ("colour", _rx(r"colou?rs?|colou?red|red|blue|green|brown|hazel|grey|gray|black|white|purple|pink")),
-    ("teeth", _rx(r"teeth|tooth|braces|dental")),
+    ("dental work", _rx(r"braces|dental|fillings?|dentures?")),
     (
         "background",
         _rx(r"background|behind|setting|scene|room|outdoors?|indoors?|location|taken|surroundings"),
@@ -211,13 +221,14 @@ _TOPIC_PHRASES = {
     "skin": "skin or marks on it",
     "identity": "who someone is",
     "colour": "colours",
-    "teeth": "whether teeth show",
+    "dental work": "dental work such as braces",
     "background": "the background or setting",
     "other people": "how many people there are",
     "objects": "objects or hands",
 }
 
 _FEATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("teeth", _rx(r"teeth|tooth|toothy")),
     ("smile", _rx(r"smil\w*|grin\w*|beam\w*|smirk\w*|laugh\w*")),
     ("mouth", _rx(r"mouth\w*|lips?|jaw|agape|gap(?:e|es|ing)|yawn\w*|talking|speaking|open[- ]mouthed")),
     (
@@ -282,6 +293,7 @@ _TARGETS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
         ("open", _rx(r"open\w*|parted|apart|talking|speaking|ajar")),
     ),
     "smile": (("grin", _rx(r"grin\w*|broad\w*|big|beam\w*|laugh\w*")), ("smile", _rx(r"smil\w*|smirk\w*"))),
+    "teeth": (("visible", _rx(r"see|seen|visible|show\w*|bar\w*|any|teeth|tooth")),),
     "eyes": (
         ("wink", _rx(r"wink\w*|one eye")),
         ("squint", _rx(r"squint\w*|narrow\w*|half[- ]closed|half[- ]open|sleepy")),
@@ -409,7 +421,21 @@ def _smile_clause(r: geo.FaceReading) -> str:
     }[r.smile]
 
 
+def _teeth_clause(r: geo.FaceReading) -> str:
+    if r.teeth is None:
+        return ""
+    if r.teeth == "visible":
+        return ", with teeth showing"
+    return "" if r.mouth == "closed" else ", with no teeth showing"
+
+
+def _cant_tell(r: geo.FaceReading, state: str, what: str) -> str:
+    return _sentence(f"I can't tell {what}: {r.cant_tell.get(state, 'the face is not clear enough')}")
+
+
 def _eyes_desc(r: geo.FaceReading, w: _Words) -> str:
+    if r.eyes is None:
+        return f"the eyes can't be read: {r.cant_tell.get('eyes', 'the face is not clear enough')}"
     if r.eyes == "winking":
         side = r.wink_side or "left"
         return (
@@ -425,7 +451,9 @@ def _brows_desc(r: geo.FaceReading) -> str:
         "lowered": "the eyebrows are lowered",
         "neutral": "the eyebrows are in a resting position, neither raised nor lowered",
     }[r.brows]
-    return state + (", and drawn together (furrowed)" if r.furrowed else ", and not drawn together")
+    return state + (
+        ", and drawn together (a frown between them)" if r.furrowed else ", and not drawn together"
+    )
 
 
 def _yaw_phrase(r: geo.FaceReading, w: _Words) -> str:
@@ -459,7 +487,7 @@ def _describe_text(r: geo.FaceReading, w: _Words) -> str:
     return " ".join(
         [
             _sentence(_eyes_desc(r, w)),
-            _sentence(f"{_MOUTH_DESC[r.mouth]}, and {_smile_clause(r)}"),
+            _sentence(f"{_MOUTH_DESC[r.mouth]}{_teeth_clause(r)}, and {_smile_clause(r)}"),
             _sentence(_brows_desc(r)),
             _sentence(_head_desc(r, w)),
         ]
@@ -474,7 +502,7 @@ def _answer_mouth(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
             "narrow": ", drawn narrow (pursed)",
             "medium": ", of ordinary width",
         }[r.mouth_width]
-        return _sentence(f"{desc}{width}; {_smile_clause(r)}")
+        return _sentence(f"{desc}{width}{_teeth_clause(r)}; {_smile_clause(r)}")
     if intent.target == "closed":
         return _sentence(f"Yes, {desc}" if r.mouth == "closed" else f"No, {desc}")
     if intent.target == "wide":
@@ -488,11 +516,12 @@ def _answer_mouth(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
 
 
 def _answer_smile(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
-    parted = " with the lips parted" if r.mouth != "closed" else ""
     if r.smile == "broad":
-        state = f"{w.nom} {w.be} smiling broadly: the mouth corners are well raised{parted}"
+        teeth = ", showing teeth" if r.teeth == "visible" else ""
+        state = f"{w.nom} {w.be} smiling broadly: the mouth corners are raised and the mouth stretched{teeth}"
     elif r.smile == "smile":
-        state = f"{w.nom} {w.be} smiling: the mouth corners are raised"
+        lips = " (a closed-lip smile)" if r.mouth == "closed" else ""
+        state = f"{w.nom} {w.be} smiling: the mouth corners are raised{lips}"
     elif r.smile == "frown":
         state = "the mouth corners are turned down, not up"
     else:
@@ -506,7 +535,20 @@ def _answer_smile(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
     return _sentence(f"No, {state}")
 
 
+def _answer_teeth(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
+    if r.teeth is None:
+        return _cant_tell(r, "teeth", "whether teeth show")
+    if r.teeth == "visible":
+        where = " in a smile" if r.smile in ("broad", "smile") else ""
+        return _sentence(f"Yes, teeth show between the parted lips{where}")
+    if r.mouth == "closed":
+        return "No, the lips are closed, so no teeth show."
+    return _sentence(f"No, {_MOUTH_DESC[r.mouth]} but no teeth show")
+
+
 def _answer_eyes(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
+    if r.eyes is None:
+        return _cant_tell(r, "eyes", "the state of the eyes")
     desc = _eyes_desc(r, w)
     if not intent.yes_no:
         text = _sentence(desc)
@@ -574,18 +616,70 @@ def _answer_head(intent: Intent, r: geo.FaceReading, w: _Words) -> str:
 
 _ANSWERERS = {
     "mouth": _answer_mouth,
+    "teeth": _answer_teeth,
     "smile": _answer_smile,
     "eyes": _answer_eyes,
     "brows": _answer_brows,
     "head": _answer_head,
 }
 _FEATURE_THRESHOLDS = {
-    "mouth": ("MOUTH_OPEN_GAP", "MOUTH_OPEN_MORE_GAP", "MOUTH_WIDE_OPEN_GAP", "SMILE_LIFT"),
-    "smile": ("SMILE_LIFT", "SMILE_BROAD_LIFT", "FROWN_LIFT"),
-    "eyes": ("EYE_CLOSED_EAR", "EYE_SQUINT_EAR", "EYE_WIDE_EAR", "WINK_MARGIN"),
-    "brows": ("BROW_RAISED", "BROW_LOWERED", "BROW_FURROW_GAP", "BROW_FURROW_INNER_HEIGHT"),
-    "head": ("YAW_SLIGHT", "YAW_TURNED", "PITCH_UP", "PITCH_DOWN", "ROLL_SLIGHT", "ROLL_TILTED"),
+    "mouth": ("MOUTH_PARTED_GAP", "MOUTH_OPEN_GAP", "TEETH_AREA"),
+    "teeth": ("TEETH_AREA",),
+    "smile": ("SMILE_WIDTH_WEIGHT", "SMILE_SCORE", "SMILE_MIN_LIFT", "TEETH_AREA"),
+    "eyes": ("EYE_CLOSED_EAR", "EYE_NARROWED", "EYE_SMILE_NARROWED", "EYE_WIDE_EAR"),
+    "brows": ("BROW_RAISED", "BROW_LOWERED", "BROW_TOGETHER_GAP", "BROW_TOGETHER_INNER"),
+    "head": ("YAW_TURNED", "PITCH_OFFSET", "PITCH_UP", "PITCH_DOWN", "ROLL_TILTED"),
 }
+# The classifier reads a face happy with at least this probability: a smile is expected (see
+# FaceQA._one_story), and a confident expression that the measures contradict is said.
+HAPPY_CONFIDENT = 0.9
+# Under this happy probability a gentle closed-lip "smile" of the corners alone is not read as one.
+NOT_HAPPY = 0.02
+# emotion -> state -> (its value in that expression, the measure, the typical resting value of the
+# measure in THRESHOLDS, the threshold at which the measure alone reads the state). The prototypes of
+# the Facial Action Coding System: surprise and fear raise the brows (AU1+2) and the upper lids (AU5);
+# anger lowers the brows and draws them together (AU4). When the classifier's own reading (its top
+# label) is one of these, the state is read once the measure has gone at least 1 - p of the way from
+# the typical resting value to that threshold (p: the classifier's probability; see ``_lean``).
+EXPECTED: dict[str, dict[str, tuple[Any, str, str, str]]] = {
+    "surprise": {
+        "brows": ("raised", "brow_height", "BROW_TYPICAL", "BROW_RAISED"),
+        "eyes": ("wide open", "ear_mean", "EAR_TYPICAL", "EYE_WIDE_EAR"),
+    },
+    "fear": {
+        "brows": ("raised", "brow_height", "BROW_TYPICAL", "BROW_RAISED"),
+        "eyes": ("wide open", "ear_mean", "EAR_TYPICAL", "EYE_WIDE_EAR"),
+    },
+    "angry": {
+        "brows": ("lowered", "brow_height", "BROW_TYPICAL", "BROW_LOWERED"),
+        "furrowed": (True, "brow_inner_gap", "BROW_GAP_TYPICAL", "BROW_TOGETHER_GAP"),
+    },
+}
+_COMPARED = {
+    "brows": {True: "higher", False: "lower"},
+    "eyes": {True: "wider", False: "narrower"},
+    "furrowed": {True: "further apart", False: "closer together"},
+}
+_STATE_WORDS = {
+    ("brows", "raised"): "the brows are raised",
+    ("brows", "lowered"): "the brows are lowered",
+    ("eyes", "wide open"): "the eyes are wide open",
+    ("furrowed", True): "the brows are drawn together",
+}
+# The landmark model asked for a second measure of a smile the classifier expects (a larger crop and
+# another fitting method than dlib's), and the one asked when the default is that model.
+SECOND_OPINION = {
+    "dlib": "facemesh",
+    "facemesh": "dlib",
+    "facemesh-base": "dlib",
+    "faceapi": "facemesh",
+    "faceapi-tiny": "facemesh",
+}
+
+
+# FaceMesh's eyelid points stay a little apart on eyes squeezed shut (aspect 0.15-0.18 where dlib's
+# meet, 0.04-0.07): eyes FaceMesh measures narrow are looked at again with dlib for shut lids.
+SHUT_EYES_OPINION = {"facemesh": "dlib", "facemesh-base": "dlib"}
 
 
 # --- the answerer --------------------------------------------------------------------------------
@@ -610,9 +704,11 @@ class FaceQA:
         classifier: the emotion classifier for emotion questions (the cached default when None).
         cache: the per-image cache (the process-wide one when None).
         blip: a ready ``BlipVQA`` (e.g. ``BlipVQA.from_model``); selects the BLIP backend.
+        landmarks: the landmark model of the geometry (``tools.landmarks.LANDMARK_MODELS``); None
+            reads ``FACE_AGENT_LANDMARKS`` (default ``tools.landmarks.DEFAULT_LANDMARKS``).
 
     Raises:
-        InvalidRequestError: an unknown backend name.
+        InvalidRequestError: an unknown backend or landmark model name.
         ModelUnavailableError: ``blip`` was asked for, its weights are not here and no download
             was allowed (the message says how to opt in).
     """
@@ -627,12 +723,14 @@ class FaceQA:
         classifier: Any = None,
         cache: AnalysisCache | None = None,
         blip: BlipVQA | None = None,
+        landmarks: str | None = None,
     ) -> None:
         if backend is None or (backend == "auto" and os.environ.get("FACE_AGENT_VQA_BACKEND")):
             backend = os.environ.get("FACE_AGENT_VQA_BACKEND") or "auto"
         backend = backend.strip().lower()
         if backend not in BACKENDS:
             raise InvalidRequestError(f"Unknown VQA backend {backend!r}; use one of: {', '.join(BACKENDS)}.")
+        self.landmarks = landmark_model_name(landmarks)
         self.blip_model = blip_model or os.environ.get("FACE_AGENT_BLIP_MODEL") or DEFAULT_BLIP_MODEL
         self.allow_download = (
             _env_flag("FACE_AGENT_BLIP_DOWNLOAD") if allow_download is None else allow_download
@@ -703,40 +801,293 @@ class FaceQA:
         answer = self._describe(record, index, "Describe the face.", _Words("the person"))
         return replace(answer, number=number)
 
+    def state(
+        self, image: ImageInput | ImageRecord, face: int = 0
+    ) -> tuple[geo.FaceGeometry, geo.FaceReading, dict]:
+        """The measured state of one face as the voice answers from it: the geometry's reading,
+        checked against the classifier's (see ``_one_story``).
+
+        Returns:
+            (measurements, reading, evidence: box, landmark model, the classifier's reading, notes).
+        """
+        record = self.cache.get(image)
+        measured, reading, where = self._measure(record, face)
+        reading, notes, story = self._one_story(record, face, measured, reading)
+        return measured, reading, {**where, **story, "notes": [text for _, text in notes]}
+
     # --- backends ------------------------------------------------------------------------------
 
-    def _measure(self, record: ImageRecord, face: int) -> tuple[geo.FaceGeometry, geo.FaceReading, dict]:
-        found = record.face(face)
-        measured = geo.measure(found.landmarks)
-        return measured, geo.read(measured), {"box": list(found.box), "landmarks_source": found.source}
+    def _measure(
+        self, record: ImageRecord, face: int, model: str | None = None
+    ) -> tuple[geo.FaceGeometry, geo.FaceReading, dict]:
+        """The measurements and states of one face with one landmark model (cached on the record)."""
+        name = model or self.landmarks
+
+        def compute() -> tuple[geo.FaceGeometry, geo.FaceReading]:
+            found = face_landmarks(record, face, name)
+            measured = geo.measure(found.points, record.rgb)
+            return measured, geo.read(measured, name)
+
+        measured, reading = record.cached(("geometry", name, face), compute)
+        found_face = record.face(face)
+        width = found_face.box[2] - found_face.box[0]
+        return (
+            measured,
+            reading,
+            {"box": list(found_face.box), "face_width_px": int(width), "landmarks": name},
+        )
+
+    def _emotion(self, record: ImageRecord, face: int) -> tuple[str, float, dict[str, float]] | None:
+        """(label, its probability, the share of each basic emotion) from the classifier, or None."""
+        try:
+            p = self.classifier.predict(record)[face]
+        except FaceAgentError:  # a missing classifier must not break a geometry answer
+            return None
+        shares = {e: _label_share(p.probs, e) for e in ("happy", "surprise", "fear", "angry", "disgust")}
+        return p.label, p.confidence, {e: v for e, v in shares.items() if v is not None}
+
+    def _one_story(
+        self, record: ImageRecord, face: int, measured: geo.FaceGeometry, reading: geo.FaceReading
+    ) -> tuple[geo.FaceReading, list[tuple[str, str]], dict]:
+        """Checks the measured states against a second landmark model and the classifier's reading
+        of the same face.
+
+        - Eyes FaceMesh measures narrow (an aperture under the narrowed threshold of a smiling face)
+          are measured again with dlib (``SHUT_EYES_OPINION``), whose eyelid points follow lids
+          squeezed shut; when those meet, the eyes are closed. Not on small faces, where a second
+          fit of eyes a few pixels tall would cost without telling more.
+        - A face read happy (>= ``HAPPY_CONFIDENT``) whose corners measure no smile is measured again
+          with a second landmark model (``SECOND_OPINION``: another fitting method on its own crop);
+          if that finds the smile, its reading is used, else a note says the two disagree and why.
+        - A face whose top label is surprise, fear or anger makes the states of that expression
+          likely (``EXPECTED``: raised brows and wide eyes; lowered brows drawn together), the more
+          so the surer the classifier is. The evidence is graded, so no probability is a knife edge:
+          with probability p the state is read once its measure has gone 1 - p of the way from a
+          typical resting face (the median of the labelled development faces) to the threshold at
+          which the measure alone reads it (``_lean``), and the note says why; otherwise the second
+          landmark model measures it again by the same rule. If neither finds it, the measured
+          state stays, and when the classifier is confident (>= ``HAPPY_CONFIDENT``) the note says
+          they disagree. Not on small faces (eyes under ``SMALL_FACE_IOD`` px apart), whose
+          measures are too rough.
+        - A gentle closed-lip smile (corners only) on a face the classifier reads as not happy at all
+          (< ``NOT_HAPPY``) is not read as a smile; a broad one on a face read as disgust or anger
+          keeps it, with a note: a sneer or a grimace also lifts the corners.
+
+        Returns:
+            (the reading to answer from, (feature, note) pairs for the answers, evidence).
+        """
+        notes: list[tuple[str, str]] = []
+        evidence: dict[str, Any] = {}
+        limits = geo.THRESHOLDS[reading.model]
+        narrow = max(limits["EYE_NARROWED"], limits["EYE_SMILE_NARROWED"])
+        if (
+            reading.eyes in ("squinting", "open")
+            and measured.ear_mean < narrow
+            and measured.iod_px >= geo.SMALL_FACE_IOD
+            and (second := SHUT_EYES_OPINION.get(reading.model)) is not None
+        ):
+            # Eyes this narrow by these points may be squeezed shut: their lids stay a little apart.
+            remeasured = self._second_measure(record, face, reading.model, second)
+            if remeasured is not None:
+                again = remeasured[1]
+                evidence["second_opinion_eyes"] = {"landmarks": second, "eyes": again.eyes}
+                if again.eyes == "closed":
+                    reading = replace(
+                        reading,
+                        eyes="closed",
+                        eye_left_view=again.eye_left_view,
+                        eye_right_view=again.eye_right_view,
+                    )
+                    notes.append(
+                        (
+                            "eyes",
+                            f"(The first landmarks found the eyes {_EYE_WORD[str(reading.eyes)]}; measured again with {second} "
+                            "landmarks, which follow eyelids squeezed shut, the lids meet.)",
+                        )
+                    )
+        emotion = self._emotion(record, face)
+        if emotion is None:
+            return reading, notes, evidence
+        label, confidence, shares = emotion
+        evidence["classifier"] = {"label": label, "confidence": confidence, **shares}
+        changed: dict[str, Any] = {}
+        happy = shares.get("happy", 0.0)
+        if reading.smile not in ("broad", "smile") and happy >= HAPPY_CONFIDENT:
+            second = SECOND_OPINION.get(reading.model)
+            remeasured = self._second_measure(record, face, reading.model)
+            again = None if remeasured is None else remeasured[1]
+            if again is not None:
+                evidence["second_opinion"] = {"landmarks": second, "smile": again.smile}
+            if again is not None and again.smile in ("broad", "smile"):
+                changed["smile"] = again.smile
+                notes.append(
+                    (
+                        "smile",
+                        f"(A first fit of the landmarks found the mouth corners level; measured again with "
+                        f"{second} landmarks on their own crop they are raised, as the expression, read happy "
+                        f"({happy:.0%}), suggests.)",
+                    )
+                )
+            else:
+                evidence.setdefault("disagreements", []).append("smile")
+                notes.append(
+                    (
+                        "smile",
+                        f"But the expression as a whole reads happy ({happy:.0%}), so this may still be a smile "
+                        f"the mouth corners do not show: {_no_smile_why(measured, reading)}.",
+                    )
+                )
+        elif reading.smile == "smile" and happy < NOT_HAPPY:
+            # Corners raised a little, lips closed, and nothing else of a smile: a sneer, a pout or a
+            # resting mouth that curves up. The smile is not read.
+            changed["smile"] = "none"
+            notes.append(
+                (
+                    "smile",
+                    f"(The mouth corners curve up a little, but the expression as a whole reads "
+                    f"{display_name(label)} ({confidence:.0%}) and not happy ({happy:.0%}): not a smile.)",
+                )
+            )
+        elif reading.smile in ("broad", "smile") and happy < 0.1:
+            for other in ("disgust", "angry"):
+                if shares.get(other, 0.0) >= HAPPY_CONFIDENT:
+                    evidence.setdefault("disagreements", []).append("smile")
+                    notes.append(
+                        (
+                            "smile",
+                            f"The expression as a whole reads {display_name(other)} ({shares[other]:.0%}), though: "
+                            "a sneer or a grimace also lifts the mouth corners.",
+                        )
+                    )
+        for emotion_label, expected in EXPECTED.items():
+            share = shares.get(emotion_label, 0.0)
+            # Only the classifier's own reading (its top label) implies states; on a small face the
+            # measures are too rough to confirm or deny what the expression implies.
+            if not _reads_as(label, emotion_label) or measured.iod_px < geo.SMALL_FACE_IOD:
+                continue
+            reads = f"the expression reads {display_name(emotion_label)} ({share:.0%})"
+            for state, (value, measure, typical, threshold) in expected.items():
+                if getattr(reading, state) == value or (state == "eyes" and reading.eyes is None):
+                    continue
+                t = geo.THRESHOLDS[reading.model]
+                figure, usual = getattr(measured, measure), t[typical]
+                higher = t[threshold] > usual
+                what = _STATE_WORDS[(state, value)]
+                topic = "eyes" if state == "eyes" else "brows"
+                if _lean(figure, usual, t[threshold]) >= 1.0 - share:
+                    changed[state] = value
+                    notes.append(
+                        (
+                            topic,
+                            f"({what.capitalize()}: {reads}, and they are {_COMPARED[state][higher]} than on "
+                            f"a typical resting face, {figure:.2f} against {usual:.2f}.)",
+                        )
+                    )
+                elif (again := self._second_measure(record, face, reading.model)) is not None and (
+                    getattr(again[1], state) == value
+                    or _lean(
+                        getattr(again[0], measure),
+                        geo.THRESHOLDS[again[1].model][typical],
+                        geo.THRESHOLDS[again[1].model][threshold],
+                    )
+                    >= 1.0 - share
+                ):
+                    changed[state] = value
+                    notes.append(
+                        (
+                            topic,
+                            f"({what.capitalize()}: {reads}; the first fit of the landmarks did not show it, "
+                            f"measured again with {again[1].model} landmarks they are "
+                            f"{_COMPARED[state][higher]} than on a typical resting face.)",
+                        )
+                    )
+                elif share >= HAPPY_CONFIDENT:
+                    evidence.setdefault("disagreements", []).append(state)
+                    notes.append(
+                        (
+                            topic,
+                            f"Though {reads}, in which {what} usually, they measure "
+                            + (
+                                f"{_COMPARED[state][not higher]} than"
+                                if _lean(figure, usual, t[threshold]) < 0
+                                else "about as"
+                            )
+                            + f" on a typical resting face ({figure:.2f} against {usual:.2f}).",
+                        )
+                    )
+        evidence["agrees"] = "disagreements" not in evidence
+        if changed:
+            evidence["changed_by_expression"] = sorted(changed)
+            reading = replace(reading, **changed)
+        return reading, notes, evidence
+
+    def _second_measure(
+        self, record: ImageRecord, face: int, model: str, second: str | None = None
+    ) -> tuple[geo.FaceGeometry, geo.FaceReading] | None:
+        """The face measured with ``second``, by default the second landmark model of ``model``
+        (``SECOND_OPINION``); None when there is none or it fails."""
+        second = second or SECOND_OPINION.get(model)
+        if second is None:
+            return None
+        try:
+            measured, reading, _ = self._measure(record, face, second)
+        except FaceAgentError:
+            return None
+        return measured, reading
 
     def _ask_geometry(self, record: ImageRecord, question: str, intent: Intent, face: int) -> Answer:
-        measured, reading, where = self._measure(record, face)
         words = _Words(intent.subject)
-        evidence: dict[str, Any] = {"intent": intent.name, "target": intent.target, **where}
+        evidence: dict[str, Any] = {"intent": intent.name, "target": intent.target}
         if intent.name in _ANSWERERS:
-            text = _ANSWERERS[intent.name](intent, reading, words) + _small_face_note(measured)
-            limits = geo.thresholds()
+            measured, reading, where = self._measure(record, face)
+            evidence.update(where)
+            notes: list[str] = []
+            if intent.name in ("smile", "eyes", "brows"):
+                reading, story_notes, story = self._one_story(record, face, measured, reading)
+                evidence.update(story)
+                notes = [text for topic, text in story_notes if topic == intent.name]
+            text = _ANSWERERS[intent.name](intent, reading, words)
+            asked = "furrowed" if intent.name == "brows" and intent.target == "furrowed" else intent.name
+            if asked in evidence.get("disagreements", ()):
+                text = _hedged(text, intent)
+            if notes:
+                text += " " + " ".join(notes)
+            text += _small_face_note(measured)
+            limits = geo.THRESHOLDS[reading.model]
             evidence.update(
                 measurements=measured.to_dict(),
                 reading=reading.to_dict(),
                 thresholds={k: limits[k] for k in _FEATURE_THRESHOLDS[intent.name] if k in limits},
+                figures=_figures(measured, reading),
             )
             return Answer(question, text, "geometry", evidence, True, face)
         if intent.name == "out_of_scope":
             what = _TOPIC_PHRASES.get(intent.target or "", "that")
             text = (
                 f"The face geometry cannot tell {what}: the landmarks only measure the eyes, eyebrows, "
-                f"mouth and head pose. {_BLIP_HINT}"
+                f"mouth, teeth and head pose. {_BLIP_HINT}"
             )
         else:
             text = (
                 "I can't tell that from the facial landmarks. They answer whether the mouth is open, "
-                "whether the person smiles, whether the eyes are open, closed or squinting, what the "
-                "eyebrows do and how the head is turned or tilted; the emotion comes from the classifier. "
-                + _BLIP_HINT
+                "whether teeth show, whether the person smiles, whether the eyes are open, closed or "
+                "squinting, what the eyebrows do and how the head is turned or tilted; the emotion comes "
+                "from the classifier. " + _BLIP_HINT
             )
         return Answer(question, text, "geometry", evidence, False, face)
+
+    def _geometry_check(self, record: ImageRecord, question: str, face: int) -> dict[str, Any] | None:
+        """The geometry's answer to a question BLIP answered, and whether the two agree (yes/no ones)."""
+        intent = parse_question(question)
+        if intent.name not in _ANSWERERS:
+            return None
+        _, reading, _ = self._measure(record, face)
+        text = _ANSWERERS[intent.name](intent, reading, _Words(intent.subject))
+        first = text.replace(",", " ").replace(".", " ").split()[0].lower() if text else ""
+        check: dict[str, Any] = {"text": text}
+        if intent.yes_no and first in ("yes", "no"):
+            check["answer"] = first
+        return check
 
     def _ask_blip(self, record: ImageRecord, question: str, intent: Intent, face: int) -> Answer:
         assert self.blip is not None
@@ -747,11 +1098,17 @@ class FaceQA:
             "view": view,
             "intent": intent.name,
         }
-        if intent.name in _ANSWERERS:
-            # The landmarks measure the same thing exactly: keep their reading as a check on BLIP.
-            _, reading, _ = self._measure(record, face)
-            evidence["geometry"] = _ANSWERERS[intent.name](intent, reading, _Words(intent.subject))
-        return Answer(question, answer or "no answer", "blip", evidence, True, face)
+        text = answer or "no answer"
+        # The landmarks measure the same thing exactly: their reading checks BLIP's.
+        check = self._geometry_check(record, question, face)
+        if check is not None:
+            evidence["geometry"] = check["text"]
+            said = (answer or "").strip().lower()
+            if "answer" in check and said in ("yes", "no"):
+                evidence["agrees"] = said == check["answer"]
+                if not evidence["agrees"]:
+                    text = f"{text} (BLIP's answer). The landmarks measure otherwise: {check['text']}"
+        return Answer(question, text, "blip", evidence, True, face)
 
     def _describe(self, record: ImageRecord, face: int, question: str, words: _Words) -> Answer:
         if self.blip is not None:
@@ -760,11 +1117,41 @@ class FaceQA:
             for topic, q in DESCRIBE_QUESTIONS:
                 answers[topic], raws[topic], view = self.blip.answer(record, q, face)
             text = "; ".join(f"{topic}: {answers[topic] or '?'}" for topic, _ in DESCRIBE_QUESTIONS) + "."
-            evidence = {"answers": answers, "raw": raws, "model": self.blip.model_id, "view": view}
-            return Answer(question, _sentence(text), "blip", evidence, True, face)
+            evidence: dict[str, Any] = {
+                "answers": answers,
+                "raw": raws,
+                "model": self.blip.model_id,
+                "view": view,
+            }
+            checks, disagreements = {}, []
+            for topic, q in DESCRIBE_QUESTIONS:
+                check = self._geometry_check(record, q, face)
+                if check is None:
+                    continue
+                said = (answers[topic] or "").strip().lower()
+                agrees = (
+                    None if "answer" not in check or said not in ("yes", "no") else said == check["answer"]
+                )
+                checks[topic] = {"geometry": check["text"], "agrees": agrees}
+                if agrees is False:
+                    disagreements.append(f"{topic}: {check['text']}")
+            evidence["geometry"] = checks
+            text = _sentence(text)
+            if disagreements:
+                text += " The landmarks measure otherwise for " + " ".join(disagreements)
+            return Answer(question, text, "blip", evidence, True, face)
         measured, reading, where = self._measure(record, face)
-        evidence = {"measurements": measured.to_dict(), "reading": reading.to_dict(), **where}
-        text = _describe_text(reading, words) + _small_face_note(measured)
+        reading, story_notes, story = self._one_story(record, face, measured, reading)
+        notes = [text for _, text in story_notes]
+        evidence = {
+            "measurements": measured.to_dict(),
+            "reading": reading.to_dict(),
+            "thresholds": dict(geo.THRESHOLDS[reading.model]),
+            "figures": _figures(measured, reading),
+            **where,
+            **story,
+        }
+        text = _describe_text(reading, words) + "".join(" " + n for n in notes) + _small_face_note(measured)
         return Answer(question, text, "geometry", evidence, True, face)
 
     def _ask_classifier(self, record: ImageRecord, question: str, intent: Intent, face: int) -> Answer:
@@ -812,7 +1199,68 @@ def _face_of(record: ImageRecord, number: int | None) -> tuple[int, int]:
 def _small_face_note(measured: geo.FaceGeometry) -> str:
     if measured.iod_px >= geo.SMALL_FACE_IOD:
         return ""
-    return " The face is small in this photo, so this is a rough reading."
+    return (
+        f" The face is small in this photo (its eyes are {measured.iod_px:.0f} px apart), so this is a "
+        "rough reading."
+    )
+
+
+def _no_smile_why(measured: geo.FaceGeometry, reading: geo.FaceReading) -> str:
+    """Why a face the classifier reads happy may measure no smile, from what was measured."""
+    if measured.iod_px < geo.SMALL_FACE_IOD:
+        return (
+            f"the face is small (its eyes are {measured.iod_px:.0f} px apart), so the mouth corners are "
+            "placed within a pixel or two"
+        )
+    if abs(measured.yaw_deg) >= geo.THRESHOLDS[reading.model]["YAW_TURNED"]:
+        return f"the head is turned ({abs(measured.yaw_deg):.0f} degrees), which hides one mouth corner"
+    if reading.mouth == "closed":
+        return "a closed-lip smile lifts the corners only a little, and here they measure almost level"
+    return "the eyes and cheeks can smile while the mouth corners stay level"
+
+
+def _reads_as(label: str, emotion: str) -> bool:
+    """Whether the classifier's top label is ``emotion`` or a compound class containing it."""
+    return label == emotion or emotion in COMPOUND_PARTS.get(label, ())
+
+
+def _lean(figure: float, typical: float, threshold: float) -> float:
+    """How far a measure lies from a typical resting face towards a state's threshold: 0 at the
+    typical value, 1 at the threshold (where the measure alone reads the state), negative on the
+    other side of the typical value."""
+    span = threshold - typical
+    return (figure - typical) / span if abs(span) > 1e-9 else 0.0
+
+
+def _hedged(text: str, intent: Intent) -> str:
+    """A bare "No, ..." that the classifier's reading disagrees with becomes "Not clearly: ..."."""
+    if intent.yes_no and text.startswith("No, "):
+        return "Not clearly: " + text[len("No, ") :].replace("are level, so no smile", "measure level")
+    return text
+
+
+_FIGURE_NAMES = {
+    "mouth_gap": "inner-lip gap (eye distances)",
+    "mouth_width": "mouth width (eye distances)",
+    "smile_lift": "mouth-corner lift (eye distances)",
+    "teeth_area": "visible teeth (square eye distances)",
+    "ear_left_view": "eye opening, left in the picture (height / width)",
+    "ear_right_view": "eye opening, right in the picture (height / width)",
+    "brow_height": "brow height above the eye corners (eye distances)",
+    "brow_inner_gap": "gap between the inner brows (eye distances)",
+    "yaw_deg": "head turn (degrees, + = to the picture's right)",
+    "pitch_deg": "head pitch (degrees, + = chin up)",
+    "roll_deg": "head roll (degrees, + = leaning to the picture's right)",
+    "iod_px": "distance between the eyes (pixels)",
+}
+
+
+def _figures(measured: geo.FaceGeometry, reading: geo.FaceReading) -> dict[str, float | None]:
+    """The measurements behind a reading, named for people (what an app shows behind an expander)."""
+    values = measured.to_dict()
+    figures: dict[str, float | None] = {label: values[key] for key, label in _FIGURE_NAMES.items()}
+    figures["landmark model"] = reading.model  # type: ignore[assignment]
+    return figures
 
 
 def _label_share(probs: dict[str, float], target: str) -> float | None:

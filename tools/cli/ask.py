@@ -11,8 +11,10 @@ if TYPE_CHECKING:
     from tools.vqa import Answer, FaceQA
 
 
-# Kept literal (tools.vqa.BACKENDS) so that building the parser does not import torch and dlib.
+# Kept literal (tools.vqa.BACKENDS, tools.landmarks.LANDMARK_MODELS) so that building the parser does
+# not import torch and dlib.
 BACKENDS = ("auto", "geometry", "blip")
+LANDMARK_MODELS = ("faceapi", "faceapi-tiny", "facemesh", "facemesh-base", "dlib")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +41,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow downloading BLIP's weights (~1.5 GB) if they are missing",
     )
+    parser.add_argument(
+        "--landmarks",
+        choices=LANDMARK_MODELS,
+        default=None,
+        help="the landmark model the geometry measures (default: $FACE_AGENT_LANDMARKS or facemesh)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (for BLIP)")
     parser.add_argument("--json", action="store_true", help="print the answer with its evidence as JSON")
 
@@ -46,13 +54,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the ``ask`` and ``describe`` commands."""
     ask = subparsers.add_parser(
-        "ask", help="answer a question about a face (mouth, eyes, brows, head pose, emotion)"
+        "ask", help="answer a question about a face (mouth, teeth, eyes, brows, head pose, emotion)"
     )
     _common(ask)
     ask.add_argument("question", help='the question, e.g. "Is the mouth open?"')
     ask.set_defaults(handler=run_ask)
     describe = subparsers.add_parser(
-        "describe", help="describe the eyes, mouth, brows and head pose of a face"
+        "describe", help="describe the eyes, mouth, teeth, brows and head pose of a face"
     )
     _common(describe)
     describe.set_defaults(handler=run_describe)
@@ -66,6 +74,7 @@ def _faceqa(args: argparse.Namespace) -> FaceQA:
         blip_model=args.blip_model,
         allow_download=args.allow_download or None,
         device=args.device,
+        landmarks=args.landmarks,
     )
 
 

@@ -145,15 +145,20 @@ class _DenseBlock4(nn.Module):
 
 
 class _Head(nn.Module):
-    """``tf.avgPool(out, [7, 7], [2, 2], 'valid')``, flatten, fully connected -> logits."""
+    """``tf.avgPool(out, [pool, pool], [2, 2], 'valid')``, flatten, fully connected -> logits.
 
-    def __init__(self, in_channels: int, num_classes: int):
+    ``pool`` is 7 for the feature extractor of the expression and 68-landmark nets (7x7 maps at
+    112 px) and 14 for the tiny landmark net (14x14 maps).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, pool: int = 7):
         super().__init__()
+        self.pool = pool
         self.fc = nn.Linear(in_channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # face-api's flatten is channels-last; at 112 px the pool leaves 1x1, where both orders agree.
-        pooled = F.avg_pool2d(x, 7, 2)
+        pooled = F.avg_pool2d(x, self.pool, 2)
         return self.fc(pooled.permute(0, 2, 3, 1).flatten(1))
 
 

@@ -239,6 +239,7 @@ def reply_entry(reply: Any, photos: dict[str, dict[str, Any]]) -> dict[str, Any]
         "videos": [],
         "frames": [],
         "images": [],
+        "figures": [],
     }
     shown: set[bytes] = set()
     for result in getattr(reply, "results", None) or []:
@@ -246,6 +247,9 @@ def reply_entry(reply: Any, photos: dict[str, dict[str, Any]]) -> dict[str, Any]
         if not isinstance(artifact, dict) or "error" in artifact:
             continue
         name = _photo_name(photos, artifact.get("image_id"))
+        figures = (artifact.get("evidence") or {}).get("figures")
+        if isinstance(figures, dict) and figures:
+            entry["figures"].append(figures)  # the measures behind a facial-state answer
         predictions = artifact.get("predictions") or []
         if len(predictions) > 1:
             entry["groups"].append(_group(artifact, photos, name))

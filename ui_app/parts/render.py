@@ -50,6 +50,9 @@ def render_body(entry: dict[str, Any], index: int) -> None:
         _render_group(group)
     for j, heat in enumerate(entry.get("heatmaps", [])):
         _render_heatmap(heat, f"{index}_{j}")
+    for figures in entry.get("figures", []):
+        with st.expander("The measures behind this answer", icon=":material/straighten:"):
+            st.table({"measure": list(figures), "value": [str(v) for v in figures.values()]})
     for j, png in enumerate(entry.get("images", [])):
         st.image(png, width=2 * THUMB_WIDTH)
         st.download_button(
