@@ -9,9 +9,9 @@ Usage::
 For each of ``face_landmark_68_model`` and ``face_landmark_68_tiny_model`` it decodes the uint8 TF.js
 tensors exactly as TF.js does (``scripts/convert_face_api.py``), loads them into the PyTorch port
 (``tools/models/faceapi_landmarks.py``), wraps it with face-api's preprocessing (uint8 RGB in,
-points as fractions of the crop out) and exports it with the TorchScript exporter (opset 17). The
-graph is then run in ONNX Runtime on seeded noise and compared with torch (it must agree within
-1e-5). Weights are stored as float32 (dequantised in double precision, as TF.js does), so ONNX
+points as fractions of the crop out) and exports it with the TorchScript exporter (opset 17), TF's
+'same' padding folded into the convolutions (``tools.models.onnx_export.fold_pads``). The graph is
+then run in ONNX Runtime on seeded noise and compared with torch (it must agree within 1e-5). Weights are stored as float32 (dequantised in double precision, as TF.js does), so ONNX
 Runtime sees the same numbers as face-api. The output is deterministic; the script prints each
 file's sha256: update ``tools/landmarks.py`` (``ONNX_FILES``) and ``tools/models/weights/SOURCE.md``
 when it changes.
@@ -65,6 +65,7 @@ def export(name: str, files: dict[str, bytes]) -> tuple[bytes, dict[str, str]]:
     import torch
 
     from tools.models.faceapi_landmarks import LandmarkGraph, build_landmark_net, load_tfjs_weights
+    from tools.models.onnx_export import fold_pads
 
     stem = LANDMARK_NETS[name]
     bin_name, manifest_name = f"model/{stem}.bin", f"model/{stem}-weights_manifest.json"
@@ -85,7 +86,8 @@ def export(name: str, files: dict[str, bytes]) -> tuple[bytes, dict[str, str]]:
             dynamic_axes={"crop": {0: "batch"}, "points": {0: "batch"}},
             opset_version=17,
         )
-    model = onnx.load_from_string(buffer.getvalue())
+    # TF's 'same' padding as the convolutions' own pads (no Pad and shape arithmetic at run time).
+    model = onnx.load_from_string(fold_pads(buffer.getvalue()))
     provenance = {
         "source": f"npm {FACEAPI_PACKAGE}",
         "bin": bin_name,

@@ -160,6 +160,35 @@ def test_turned_and_masked_faces_that_hog_misses():
             detect_faces(image, detector="hog")
 
 
+@pytest.mark.parametrize("angle", [90, 180])
+def test_a_face_only_its_mirror_image_shows_is_found(angle: int) -> None:
+    from benchmarks.photos import load_source
+    from tools.faces import default_detector
+
+    grace = load_source("matplotlib:grace_hopper.jpg")
+    turned = np.ascontiguousarray(np.rot90(grace, angle // 90))  # scores < 0.7 as is, > 0.85 mirrored
+    detector = default_detector()
+    assert max(p for _, p, _ in detector._pass(turned, 1.0) or [(None, 0.0, None)]) < 0.7
+    assert len(detect_faces(turned)) == 1
+
+
+def test_a_face_free_drawing_skips_the_mirrored_pass(monkeypatch) -> None:
+    from benchmarks.photos import media_bytes
+    from tools.faces import RetinaFaceDetector
+    from tools.pixels import PixelBudget, StoredPixels
+
+    detector = RetinaFaceDetector()
+    scales: list[float] = []
+    original = detector._pass
+    monkeypatch.setattr(
+        detector,
+        "_pass",
+        lambda image, scale, pad=0, **kw: scales.append(scale) or original(image, scale, pad, **kw),
+    )
+    assert detector.detect(StoredPixels.from_source(media_bytes("mountain"), PixelBudget())) == []
+    assert len(scales) == 2  # the first pass and the finer one, which looks for small faces
+
+
 def test_five_points_follow_the_face_and_landmarks_are_lazy(astronaut):
     from tools.faces import RetinaFaceDetector, default_detector
 
@@ -196,3 +225,13 @@ def test_torch_and_onnx_backends_agree(astronaut):
     a, b = onnx.detect(astronaut)[0], torch_.detect(astronaut)[0]
     assert a.box == b.box and abs(a.score - b.score) < 1e-3
     assert np.abs(a.points5() - b.points5()).max() < 0.05
+
+
+@pytest.mark.parametrize("size", [(427, 640), (800, 1280), (33, 17), (512, 512)])
+def test_the_anchors_of_the_detections_are_those_of_the_whole_grid(size: tuple[int, int]) -> None:
+    from tools.models.retinaface import prior_boxes, priors_at
+
+    every = prior_boxes(*size)
+    some = np.sort(np.random.default_rng(0).choice(len(every), min(len(every), 300), replace=False))
+    np.testing.assert_array_equal(priors_at(*size, some), every[some])
+    np.testing.assert_array_equal(priors_at(*size, np.arange(len(every))), every)

@@ -17,7 +17,7 @@ from tools.faces import RetinaFaceDetector
 from tools.models import graphs
 from tools.models.face_api import load_faceapi_model
 from tools.models.onnx_export import head_is_affine
-from tools.models.retinaface import BGR_MEAN
+from tools.models.retinaface import BGR_MEAN, network_input
 from tools.models.retinaface_net import load_retinaface
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -57,6 +57,14 @@ def test_retinaface_graph_equals_the_torch_network() -> None:
             np.testing.assert_allclose(a, b, atol=2e-3, rtol=1e-3)
 
 
+def test_the_detector_input_is_opencvs_blob_bit_for_bit() -> None:
+    for rgb in [*_photos(), group_photo()[0][:333, :517]]:  # odd sizes too
+        want = cv2.dnn.blobFromImage(rgb, 1.0, None, BGR_MEAN, swapRB=True, crop=False)
+        got = network_input(np.ascontiguousarray(rgb))
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+
+
 def test_retinaface_backends_find_the_same_faces_in_a_group_photo() -> None:
     group = group_photo()[0]
     onnx, torch_ = RetinaFaceDetector(backend="onnx"), RetinaFaceDetector(backend="torch")
@@ -90,3 +98,11 @@ def test_faceapi_graphs_equal_the_torch_network_on_real_faces() -> None:
         head = model.forward_from(want_activation, spec.target_layer).numpy()
     np.testing.assert_allclose(lean.head_logits(activation), head, atol=1e-4)
     assert head_is_affine(model, spec)
+
+
+def test_the_faceapi_graph_pads_inside_its_convolutions() -> None:
+    """TF's 'same' padding is folded into the convolutions: no Pad, and no shape arithmetic at run time."""
+    import onnx
+
+    ops = {node.op_type for node in onnx.load_from_string(graphs.FACEAPI_CLASSIFIER.read()).graph.node}
+    assert "Conv" in ops and not ops & {"Pad", "Shape", "Gather", "ConstantOfShape"}

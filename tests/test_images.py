@@ -73,6 +73,20 @@ def test_16bit_array_is_scaled():
     assert result.max() == 255
 
 
+def test_rgba_is_flattened_over_white_exactly_as_pillow_composites_it():
+    from tools.images import _flatten_alpha
+
+    value = np.arange(256, dtype=np.uint8)
+    every = np.zeros((256, 256, 4), np.uint8)  # every colour value under every alpha
+    every[..., 0], every[..., 1], every[..., 2] = value, value[::-1], value // 3
+    every[..., 3] = value[:, None]
+    opaque = every.copy()
+    opaque[..., 3] = 255
+    for rgba in (every, opaque):
+        want = np.asarray(_flatten_alpha(Image.fromarray(rgba, "RGBA")))
+        np.testing.assert_array_equal(load_image(png_bytes(rgba)), want)
+
+
 def test_transparent_pixels_become_white():
     rgba = np.zeros((20, 20, 4), np.uint8)
     rgba[..., 0] = 255  # red, fully transparent

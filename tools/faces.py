@@ -6,8 +6,9 @@ missing). It gives a box, a probability and five landmarks (eyes, nose tip, mout
 which is all the classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to
 at most ``DETECT_SIDE`` pixels; when that first pass finds nothing, a small face or faces at very
 different depths in a large photo, a second pass at up to ``DETECT_SIDE_FINE`` looks for faces too
-small for the first; a group of faces of one size gets only their neighbourhoods measured again at
-that scale (see ``RetinaFaceDetector``). Given a photo's stored pixels, each pass reads the smallest
+small for the first; the faces of a group at one size are measured again at that scale, each on
+its neighbourhood, only for their 68 landmarks (see ``RetinaFaceDetector._refined``). A photo with
+no face is tried mirrored too. Given a photo's stored pixels, each pass reads the smallest
 decode of it that has the pass's resolution. ``FACE_AGENT_DETECTOR=hog`` selects dlib's HOG detector.
 
 **Landmarks.** dlib's 68-point shape predictor runs only when something needs the 68 points (the
@@ -31,7 +32,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import cv2
@@ -82,6 +83,11 @@ NMS_IOU = 0.4
 # 3-5 people at one distance, faces 160-280 px) the finer pass found no face the first had not.
 FINE_TRIGGER_SIDE = 40
 FINE_TRIGGER_SPREAD = 2.0
+# The mirrored pass runs on a photo with no face only where the first pass came near one: every face
+# that only its mirror image showed (19 in 264 real photos turned in 30 degree steps, as is and
+# mirrored: benchmarks/eval_speed_choices.py) scored >= 0.26 in the first pass; a face-free drawing
+# scores 0.02, most face-free photos under 0.1.
+MIRROR_TRIGGER_PROB = 0.1
 # Two faces are in one row of a group photo when their boxes share this much of the smaller height.
 ROW_OVERLAP = 0.3
 
@@ -455,10 +461,9 @@ class RetinaFaceDetector:
 
     def _run(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw outputs for one RGB uint8 image (H, W, 3)."""
-        from tools.models.retinaface import BGR_MEAN
+        from tools.models.retinaface import network_input
 
-        # BGR, minus the mean, channels first: OpenCV does it in one pass (numpy needs four copies).
-        x = cv2.dnn.blobFromImage(rgb, 1.0, None, BGR_MEAN, swapRB=True, crop=False)
+        x = network_input(rgb)
         if self._session is not None:
             boxes, scores, landmarks = self._session.run(None, {"input": x})
         else:
@@ -469,11 +474,12 @@ class RetinaFaceDetector:
         return boxes[0], scores[0], landmarks[0]
 
     def _pass(
-        self, rgb: np.ndarray, scale: float, pad: int = 0
+        self, rgb: np.ndarray, scale: float, pad: int = 0, best: list[float] | None = None
     ) -> list[tuple[np.ndarray, float, np.ndarray]]:
         """One detection pass at ``scale`` (optionally on a copy padded by ``pad`` px): boxes,
-        probabilities and five points in original-image pixels, after non-maximum suppression."""
-        from tools.models.retinaface import decode, prior_boxes
+        probabilities and five points in original-image pixels, after non-maximum suppression.
+        The highest face probability of any anchor is appended to ``best`` when given."""
+        from tools.models.retinaface import decode, priors_at
 
         source = rgb
         if pad:
@@ -483,10 +489,12 @@ class RetinaFaceDetector:
         if scale != 1.0:
             source = cv2.resize(source, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         offsets, probs, landmark_offsets = self._run(source)
+        if best is not None:
+            best.append(float(probs.max(initial=0.0)))
         keep = probs >= FACE_PROB
         if not keep.any():
             return []
-        priors = prior_boxes(size[1], size[0])[keep]
+        priors = priors_at(size[1], size[0], np.flatnonzero(keep))
         boxes, points = decode(offsets[keep], landmark_offsets[keep], priors)
         frame = np.array(size, np.float32)
         boxes = boxes * np.tile(frame, 2) / scale - pad
@@ -518,6 +526,7 @@ class RetinaFaceDetector:
 
         long_side = max(h, w)
         tight = long_side <= CROP_SIDE
+        refine_scale: float | None = None
         if tight:
             # A tight crop: the face fills the frame; give the anchors room and enough pixels.
             rgb = pixels(1.0)[0]
@@ -525,7 +534,8 @@ class RetinaFaceDetector:
             found = self._pass(rgb, max(1.0, 320 / (long_side + 2 * pad)), pad)
         else:
             scale = min(1.0, DETECT_SIDE / long_side)
-            found = self._scaled_pass(pixels, scale)
+            best: list[float] = []
+            found = self._scaled_pass(pixels, scale, best)
             fine_scale = min(1.0, DETECT_SIDE_FINE / long_side)
             sides = [_side(b) for b, _, _ in found]
             if long_side > DETECT_SIDE and (
@@ -538,12 +548,13 @@ class RetinaFaceDetector:
                 # from the camera (faces of a fair size), never pays for this pass.
                 found = _merge(found, self._scaled_pass(pixels, fine_scale))
             elif long_side > DETECT_SIDE and len(found) >= 2:
-                # A group at one distance: the finer pass could add no face, but a group's five
-                # points have always been measured at its scale; measure them there, face by face.
-                found = self._refine(pixels, found, fine_scale)
-            if not found:
+                # A group at one distance: the finer pass could add no face. Its five points are
+                # measured again at that scale only for the 68 landmarks, when they are asked for.
+                refine_scale = fine_scale
+            if not found and best[0] >= MIRROR_TRIGGER_PROB:
                 # The network is not mirror-symmetric: a profile facing one way can score under the
-                # threshold while its mirror image does not. Only photos with no face pay for this.
+                # threshold while its mirror image does not. Only photos with no face, and something
+                # that came near one, pay for this.
                 array, factor = pixels(scale)
                 mirrored = self._pass(np.ascontiguousarray(array[:, ::-1]), scale / factor)
                 found = _rescaled(_unmirror(mirrored, array.shape[1]), factor)
@@ -554,14 +565,24 @@ class RetinaFaceDetector:
             x0, y0, x1, y1 = _clip_box(tuple(float(v) for v in box), w, h)
             if min(x1 - x0, y1 - y0) < MIN_FACE_SIDE or not _plausible5(points):
                 continue
+            points = points.astype(np.float64)
+            if source is None:
+                # The fit's crop is cut now, so that the face holds no reference to the whole photo.
+                fit_points = (
+                    points if refine_scale is None else self._refined(pixels, box, points, refine_scale)
+                )
+                fit = _lazy_landmarks(rgb, fit_points)
+            else:
+                measure = None
+                if refine_scale is not None:
+                    measure = partial(self._refined, pixels, box, points, refine_scale)
+                fit = _deferred_landmarks(source.array, points, measure)
             faces.append(
                 Face(
                     (round(x0), round(y0), round(x1), round(y1)),
                     round(prob, 4),
-                    points5=points.astype(np.float64),
-                    fit=_lazy_landmarks(rgb, points.astype(np.float64))
-                    if source is None
-                    else _deferred_landmarks(source.array, points.astype(np.float64)),
+                    points5=points,
+                    fit=fit,
                     detector=self.name,
                 )
             )
@@ -569,55 +590,62 @@ class RetinaFaceDetector:
         return faces[:max_faces]
 
     def _scaled_pass(
-        self, pixels: Callable[[float], tuple[np.ndarray, float]], scale: float
+        self,
+        pixels: Callable[[float], tuple[np.ndarray, float]],
+        scale: float,
+        best: list[float] | None = None,
     ) -> list[tuple[np.ndarray, float, np.ndarray]]:
         """``_pass`` at ``scale`` of the full photo, run on the smallest decode that has it."""
         array, factor = pixels(scale)
-        return _rescaled(self._pass(array, scale / factor), factor)
+        return _rescaled(self._pass(array, scale / factor, best=best), factor)
 
-    def _refine(
-        self, pixels: Callable[[float], tuple[np.ndarray, float]], found: list, scale: float
-    ) -> list[tuple[np.ndarray, float, np.ndarray]]:
-        """The faces found, each measured again (box, probability, five points) at ``scale``, on its
-        own neighbourhood (half a face of room around it; points that are not plausible keep the
-        first measure): a fraction of a whole pass at that scale, with five points as close to
-        dlib's 68-point fit as the whole pass's (27 faces of the group photos of
-        ``benchmarks.photos.MEDIA``: mean distance 0.093 of the inter-ocular distance, as the whole
-        pass's; the first pass's, 0.113)."""
-        from tools.models.retinaface import decode, prior_boxes
+    def _refined(
+        self,
+        pixels: Callable[[float], tuple[np.ndarray, float]],
+        box: np.ndarray,
+        points: np.ndarray,
+        scale: float,
+    ) -> np.ndarray:
+        """A face's five points measured again at ``scale``, on its own neighbourhood (half a face of
+        room around its box); the points given when that finds no plausible face there.
+
+        Only the 68-landmark fit of a group photo's faces starts from these: they are as close to
+        dlib's 68-point fit as a whole pass at that scale (27 faces of the group photos of
+        ``benchmarks.photos.MEDIA``: mean distance 0.093 of the inter-ocular distance; the first
+        pass's, 0.113), so the geometry answers stay those of the finer scale. The classifier aligns
+        on the first pass's points: read both ways, hand-labelled group faces came out no worse
+        without this step (docs/PERFORMANCE.md), which costs a network run and the full decode.
+        """
+        from tools.models.retinaface import decode, priors_at
 
         array, factor = pixels(scale)
         local = scale / factor
         h, w = array.shape[:2]
-        out = []
-        for box, prob, points in found:
-            x0, y0, x1, y1 = (float(v) * factor for v in box)
-            room = 0.5 * max(x1 - x0, y1 - y0)
-            left, top = int(max(0.0, x0 - room)), int(max(0.0, y0 - room))
-            right, bottom = int(min(w, np.ceil(x1 + room))), int(min(h, np.ceil(y1 + room)))
-            region = array[top:bottom, left:right]
-            size = (max(1, round((right - left) * local)), max(1, round((bottom - top) * local)))
-            if size != (right - left, bottom - top):
-                region = cv2.resize(
-                    region, size, interpolation=cv2.INTER_AREA if local < 1 else cv2.INTER_LINEAR
-                )
-            offsets, probs, landmark_offsets = self._run(np.ascontiguousarray(region))
-            keep = probs >= FACE_PROB
-            if keep.any():
-                boxes, pts = decode(
-                    offsets[keep], landmark_offsets[keep], prior_boxes(size[1], size[0])[keep]
-                )
-                # Relative to the region -> its pixels in the decode -> the photo's pixels.
-                extent = np.array((right - left, bottom - top), np.float32)
-                origin = np.array((left, top), np.float32)
-                boxes = (boxes * np.tile(extent, 2) + np.tile(origin, 2)) / factor
-                pts = (pts * extent + origin) / factor
-                overlap = _iou(np.asarray(box, np.float32), boxes)
-                best = int(np.argmax(overlap))
-                if overlap[best] > NMS_IOU and _plausible5(pts[best]):
-                    box, prob, points = boxes[best], max(prob, float(probs[keep][best])), pts[best]
-            out.append((box, prob, points))
-        return out
+        x0, y0, x1, y1 = (float(v) * factor for v in box)
+        room = 0.5 * max(x1 - x0, y1 - y0)
+        left, top = int(max(0.0, x0 - room)), int(max(0.0, y0 - room))
+        right, bottom = int(min(w, np.ceil(x1 + room))), int(min(h, np.ceil(y1 + room)))
+        region = array[top:bottom, left:right]
+        size = (max(1, round((right - left) * local)), max(1, round((bottom - top) * local)))
+        if size != (right - left, bottom - top):
+            region = cv2.resize(region, size, interpolation=cv2.INTER_AREA if local < 1 else cv2.INTER_LINEAR)
+        offsets, probs, landmark_offsets = self._run(np.ascontiguousarray(region))
+        keep = probs >= FACE_PROB
+        if not keep.any():
+            return points
+        boxes, pts = decode(
+            offsets[keep], landmark_offsets[keep], priors_at(size[1], size[0], np.flatnonzero(keep))
+        )
+        # Relative to the region -> its pixels in the decode -> the photo's pixels.
+        extent = np.array((right - left, bottom - top), np.float32)
+        origin = np.array((left, top), np.float32)
+        boxes = (boxes * np.tile(extent, 2) + np.tile(origin, 2)) / factor
+        pts = (pts * extent + origin) / factor
+        overlap = _iou(np.asarray(box, np.float32), boxes)
+        best = int(np.argmax(overlap))
+        if overlap[best] > NMS_IOU and _plausible5(pts[best]):
+            return pts[best].astype(np.float64)
+        return points
 
 
 def _rescaled(found: list, factor: float) -> list:
@@ -627,10 +655,13 @@ def _rescaled(found: list, factor: float) -> list:
     return [(box / factor, prob, points / factor) for box, prob, points in found]
 
 
-def _deferred_landmarks(full: Callable[[], np.ndarray], points5: np.ndarray) -> Callable[[], np.ndarray]:
+def _deferred_landmarks(
+    full: Callable[[], np.ndarray], points5: np.ndarray, measure: Callable[[], np.ndarray] | None = None
+) -> Callable[[], np.ndarray]:
     """``_lazy_landmarks`` whose crop is cut from the full photo only when the points are first
-    asked for (a photo detected on a reduced decode is decoded whole then, if ever)."""
-    return lambda: _lazy_landmarks(full(), points5)()
+    asked for (a photo detected on a reduced decode is decoded whole then, if ever), aligned on
+    ``points5`` or on the points ``measure`` gives then."""
+    return lambda: _lazy_landmarks(full(), points5 if measure is None else measure())()
 
 
 def _is_pixel_source(image: object) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "read_bytes",
     "decode_bytes",
     "decode_reduced",
+    "jpeg_reduction",
     "decode_checked_jpeg",
     "ImageInput",
     "MAX_BYTES",
@@ -166,6 +167,19 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
+def _flatten_rgba(rgba: np.ndarray) -> np.ndarray:
+    """An RGBA uint8 array over white, as ``_flatten_alpha`` gives it (the same integer rounding as
+    Pillow's ``alpha_composite``, checked for every colour and alpha), without Pillow's four copies
+    of the picture; an opaque picture only drops its alpha."""
+    import cv2
+
+    alpha = rgba[..., 3:]
+    if int(alpha.min()) == 255:
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)  # drops the alpha (a tenth of numpy's copy)
+    a = alpha.astype(np.uint32)
+    return ((rgba[..., :3] * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+
 def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
     """Decodes a PIL image (first frame, EXIF-rotated) into an RGB uint8 array."""
     _check_size(*image.size, name)
@@ -184,7 +198,9 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
                 array = array * (255.0 / array.max())
             gray = np.clip(np.rint(array), 0, 255).astype(np.uint8)
             return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
-        if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+        if mode == "RGBA":
+            return _flatten_rgba(np.asarray(image))
+        if mode in ("LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
             return np.ascontiguousarray(np.asarray(_flatten_alpha(image)))
         if mode != "RGB":
             image = image.convert("RGB")
@@ -298,25 +314,46 @@ def decode_reduced(
         except Exception:  # noqa: BLE001 - an unreadable EXIF block: _to_rgb reports a damaged file
             quarter = False
         shape = (width, height, 3) if quarter else (height, width, 3)
-        factor = min_side / max(width, height) if min_side else 1.0
         plain = image.format == "JPEG" and image.mode in ("L", "RGB")
-        if image.format in ("JPEG", "MPO") and factor <= 0.5:
+        if image.format in ("JPEG", "MPO") and jpeg_reduction(width, height, min_side) > 1:
             # draft() picks the largest DCT reduction that keeps the picture at least this size.
+            factor = min_side / max(width, height)
             image.draft(image.mode if image.mode in ("L", "RGB") else None, (width * factor, height * factor))
         return _to_rgb(image, name), shape, plain
 
 
-def decode_checked_jpeg(data: bytes, name: str = "The upload") -> np.ndarray:
-    """Decodes again a plain JPEG that has already decoded without error (``decode_reduced``).
+def jpeg_reduction(width: int, height: int, min_side: int) -> int:
+    """The DCT reduction (1, 2, 4 or 8) that ``decode_reduced(..., min_side)`` decodes a
+    ``width`` x ``height`` JPEG at: the largest whose long side is still at least ``min_side``
+    (Pillow's ``draft`` rule, which the same arithmetic reproduces; either orientation)."""
+    if not min_side or min_side / max(width, height) > 0.5:
+        return 1
+    factor = min_side / max(width, height)
+    most = min(width // (width * factor), height // (height * factor))
+    return next(s for s in (8, 4, 2, 1) if most >= s)
+
+
+def decode_checked_jpeg(data: bytes, name: str = "The upload", reduction: int = 1) -> np.ndarray:
+    """Decodes again a plain JPEG that has already decoded without error (``decode_reduced``),
+    whole or at 1/``reduction`` (2, 4, 8: the DCT scaling of ``decode_reduced``).
 
     OpenCV decodes straight into an array, with the EXIF rotation applied: the same pixels as
-    Pillow (both are libjpeg-turbo with the same settings; a test compares them) without Pillow's
-    two copies of the whole picture. It does not report a truncated file as Pillow does, hence
-    only for data already checked.
+    Pillow (both are libjpeg-turbo with the same settings; a test compares them, whole and reduced)
+    without Pillow's copies of the picture. It does not report a truncated file as Pillow does,
+    hence only for data already checked.
     """
     import cv2
 
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        return decode_bytes(data, name)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    flags = {
+        1: cv2.IMREAD_COLOR_RGB,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flags[reduction])
+    if decoded is None:
+        if reduction == 1:
+            return decode_bytes(data, name)
+        with _open_bytes(data, name) as image:
+            return decode_reduced(data, name, -(-max(image.size) // reduction))[0]
+    return decoded if reduction == 1 else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)

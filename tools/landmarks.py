@@ -49,11 +49,11 @@ _WEIGHTS = Path(__file__).resolve().parent / "models" / "weights"
 ONNX_FILES: dict[str, tuple[Path, str]] = {
     "faceapi": (
         _WEIGHTS / "faceapi_landmark68.onnx",
-        "140d6b70d94f3501f5ccf1e39d8b5a3b58084c887afba58886e49f91303e2ef5",
+        "6bcbd54267aceeba94e31897246166055bcfd291753375a315d28a75e8ba56e4",
     ),
     "faceapi-tiny": (
         _WEIGHTS / "faceapi_landmark68_tiny.onnx",
-        "74c11195e07041b96dbe7b2931faf7892c021203182141f35065b3729c53ab7a",
+        "5a7ce3993641987fbbcd494495e44175e6b785398a3b0c8a82de69bd8bbccb42",
     ),
 }
 CROP_SIDE = 112

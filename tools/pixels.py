@@ -39,7 +39,15 @@ import numpy as np
 from PIL import Image
 
 from tools.errors import CapacityError
-from tools.images import ImageInput, decode_bytes, decode_checked_jpeg, decode_reduced, load_image, read_bytes
+from tools.images import (
+    ImageInput,
+    decode_bytes,
+    decode_checked_jpeg,
+    decode_reduced,
+    jpeg_reduction,
+    load_image,
+    read_bytes,
+)
 
 __all__ = [
     "PixelBudget",
@@ -395,7 +403,10 @@ class StoredPixels:
                     return found, self.reduced_factor  # type: ignore[return-value]
             side = max(REDUCED_SIDE, int(np.ceil(scale * max(h, w))))
             with self.budget.decode_slots:
-                array, _, _ = decode_reduced(self._data, self.name, side)
+                if self.checked_jpeg:
+                    array = decode_checked_jpeg(self._data, self.name, jpeg_reduction(w, h, side))
+                else:
+                    array, _, _ = decode_reduced(self._data, self.name, side)
             array.setflags(write=False)
             self.budget.count("decodes")
             if array.shape == self.shape:  # no smaller decode has this scale

@@ -71,9 +71,13 @@ def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 def _pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
-    """Pads ``x`` so that a valid convolution of ``kernel``/``stride`` equals TF's 'same' one."""
-    top, bottom = _same_pads(x.shape[-2], kernel, stride)
-    left, right = _same_pads(x.shape[-1], kernel, stride)
+    """Pads ``x`` so that a valid convolution of ``kernel``/``stride`` equals TF's 'same' one.
+
+    The sizes are read as plain numbers: an exported graph (fixed input size) then pads by constants
+    instead of computing the padding from the tensor's shape at every run (about 50 small ops).
+    """
+    top, bottom = _same_pads(int(x.shape[-2]), kernel, stride)
+    left, right = _same_pads(int(x.shape[-1]), kernel, stride)
     if top or bottom or left or right:
         x = F.pad(x, (left, right, top, bottom))
     return x
@@ -93,17 +97,26 @@ class _SeparableConv(nn.Module):
     """face-api's ``depthwiseSeparableConv``: ``tf.separableConv2d(..., 'same')`` + bias.
 
     The depthwise 3x3 conv carries the stride (TF 'same' padding); the 1x1 pointwise conv follows,
-    then the bias, with no activation.
+    then the bias, with no activation. At stride 1 'same' is one pixel on every side, which the
+    convolution pads itself (an exported graph then has no separate padding step).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
         self.stride = stride
-        self.depthwise = nn.Conv2d(in_channels, in_channels, 3, stride=stride, groups=in_channels, bias=False)
+        self.depthwise = nn.Conv2d(
+            in_channels,
+            in_channels,
+            3,
+            stride=stride,
+            padding=int(stride == 1),
+            groups=in_channels,
+            bias=False,
+        )
         self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(_pad_same(x, 3, self.stride)))
+        return self.pointwise(self.depthwise(x if self.stride == 1 else _pad_same(x, 3, self.stride)))
 
 
 class _DenseBlock4(nn.Module):

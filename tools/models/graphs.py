@@ -66,7 +66,7 @@ RETINAFACE = Graph(
     "retinaface_mobilenet0.25.onnx", "49a0027b04b9e768f8b6fab5ce4cfcf78e707c876d534838a68d26bfce311aec"
 )
 FACEAPI_CLASSIFIER = Graph(
-    "faceapi_expression.onnx", "209c4fc039644fcc1bd6e900b3e6885b2c05954086c1e29e1fcf4ba85e419993"
+    "faceapi_expression.onnx", "dfb94b04995a52228d09241fbce3b08238045d42ab525bc3ed3b41093ba0170a"
 )
 FACEAPI_HEAD = Graph(
     "faceapi_expression_head.onnx", "b8ef53ad3ae75d9b83cf6df2e7ecee7daef3edb0b4a9e2cf3cb2dda606eb2beb"

@@ -73,7 +73,89 @@ def _export(
             dynamic_axes=axes,
             opset_version=OPSET,
         )
-    return buffer.getvalue()
+    return fold_pads(buffer.getvalue())
+
+
+def fold_pads(graph: bytes) -> bytes:
+    """The graph with each zero ``Pad`` of constant size that only feeds convolutions folded into
+    their own (possibly asymmetric) ``pads``: the same arithmetic without a padded copy of the
+    tensor (TF-style 'same' padding exports as a Pad before each convolution). Unchanged bytes when
+    there is nothing to fold.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    model = onnx.load_from_string(graph)
+    nodes = list(model.graph.node)
+    producers = {out: node for node in nodes for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    initializers = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+
+    def constant(name: str):
+        """The value of a tensor computed from constants only, else None."""
+        if name in initializers:
+            return initializers[name]
+        needed, stack = [], [name]
+        while stack:
+            node = producers.get(stack.pop())
+            if node is None:
+                return None  # a graph input
+            if node not in needed:
+                needed.append(node)
+                stack.extend(i for i in node.input if i and i not in initializers)
+        order = [n for n in nodes if n in needed]
+        sub = helper.make_graph(
+            order,
+            "pads",
+            [],
+            [helper.make_tensor_value_info(name, onnx.TensorProto.INT64, None)],
+            [
+                numpy_helper.from_array(initializers[i], i)
+                for n in order
+                for i in n.input
+                if i in initializers
+            ],
+        )
+        return ReferenceEvaluator(helper.make_model(sub, opset_imports=model.opset_import)).run(None, {})[0]
+
+    folded = False
+    for pad in [n for n in nodes if n.op_type == "Pad"]:
+        mode = next((a.s for a in pad.attribute if a.name == "mode"), b"constant")
+        users = consumers.get(pad.output[0], [])
+        if mode != b"constant" or (len(pad.input) > 2 and pad.input[2]) or not users:
+            continue
+        if any(
+            u.op_type != "Conv"
+            or any(a.name == "auto_pad" and a.s not in (b"", b"NOTSET") for a in u.attribute)
+            for u in users
+        ):
+            continue
+        pads = constant(pad.input[1])
+        if pads is None or len(pads) != 8 or any(pads[[0, 1, 4, 5]]) or (pads < 0).any():
+            continue
+        extra = [int(v) for v in (pads[2], pads[3], pads[6], pads[7])]  # ONNX Conv: top, left, bottom, right
+        for conv in users:
+            own = next((list(a.ints) for a in conv.attribute if a.name == "pads"), [0, 0, 0, 0])
+            for attribute in [a for a in conv.attribute if a.name == "pads"]:
+                conv.attribute.remove(attribute)
+            conv.attribute.append(helper.make_attribute("pads", [a + b for a, b in zip(own, extra)]))
+            conv.input[0] = pad.input[0]
+        model.graph.node.remove(pad)
+        folded = True
+    if not folded:
+        return graph
+    # Drop what only computed the folded pads.
+    live = {o.name for o in model.graph.output}
+    for node in reversed(list(model.graph.node)):
+        if any(o in live for o in node.output):
+            live.update(node.input)
+        else:
+            model.graph.node.remove(node)
+    return model.SerializeToString()
 
 
 def _probe(spec: ModelSpec, count: int = 2) -> torch.Tensor:
