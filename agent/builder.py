@@ -23,9 +23,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.guard import ToolCallGuard
 from agent.models import resolve_chat_model
 from agent.planner import OfflinePlanner
-from agent.prompts import system_prompt
+from agent.prompts import system_prompt, video_prompt
 from agent.settings import AgentSettings
-from agent.video_plan import video_prompt  # video (issue 14)
 from tools.lc import FaceToolContext, face_tools
 
 __all__ = ["build_agent"]
@@ -38,7 +37,7 @@ def _session_prompt(request: ModelRequest) -> str:
     names = dict(getattr(context, "names", None) or {})
     for image_id in getattr(context, "images", None) or {}:
         names.setdefault(image_id, image_id)
-    # --- video (issue 14): the session's videos, listed after the photos ---
+    # the session's videos, listed after the photos
     return system_prompt(names) + video_prompt(getattr(context, "video_names", None) or {})
 
 

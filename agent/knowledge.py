@@ -1,9 +1,11 @@
-"""What the product can say without looking at a photo: the labels, Grad-CAM, faithfulness, the models.
+"""What the product can say without looking at a photo: the answers to questions about the product.
 
-``topic_of`` recognises a question about the product itself ("what does happily surprised mean?",
-"what is grad-cam?", "which model is loaded?"); ``answer`` writes the reply. Questions about a face in
-a photo ("what is she feeling?", "what does her expression mean?") are never knowledge questions:
-they need the tools.
+Understanding (``agent.understanding``) recognises the question and its topic; ``answer`` writes the
+reply: the labels and what they look like, compound readings, Grad-CAM and the CAM methods,
+faithfulness, the model and its measured accuracy with its limits, what it can read, privacy, running
+offline, file formats, the live camera, the Python API / CLI / REST / MCP, the law (EU AI Act) and why
+an expression is not a feeling. Figures come from the model card and the project's measurements, never
+invented.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from tools.errors import InvalidRequestError
 from tools.labels import BASIC7, display_name, normalize_label
 
-__all__ = ["topic_of", "answer", "default_model_info", "BASIC_MEANINGS"]
+__all__ = ["answer", "default_model_info", "BASIC_MEANINGS", "TOPIC_TEXTS"]
 
 BASIC_MEANINGS = {
     "angry": "anger: brows lowered and drawn together, eyes glaring, lips pressed or the mouth squared",
@@ -30,74 +32,11 @@ BASIC_MEANINGS = {
 _ADVERB = {"happily": "happy", "sadly": "sad", "fearfully": "fear", "angrily": "angry", "disgustedly": "disgust",
            "surprisedly": "surprise"}  # fmt: skip
 
-_PERSONAL = re.compile(
-    r"\b(?:she|he|her|him|his|hers|they|them|their)\b|\b(?:this\s+(?:person|face|woman|man|photo|picture|image|pic)|"
-    r"the\s+(?:person|face|woman|man|photo|picture|image|lady|guy)\b(?!\s+(?:model|classifier))|face\s*\d|photo\s*\d|"
-    r"img\d|in\s+the\s+(?:photo|picture|image))",
-    re.IGNORECASE,
-)
-_DEFINE = re.compile(
-    r"\bmean(?:s|ing|t)?\b|\bdefin(?:e|ition)\b|^\W*(?:so\s+|and\s+|ok\s+)?(?:what|what's|whats)\s+(?:is|are|'s)?\s*"
-    r"(?:a\s+|an\s+|the\s+)?|\bdifference\s+between\b|\bhow\s+(?:does|do|is|are)\b.*\bwork|\bhow\s+(?:do|does|did)\s+"
-    r"(?:you|it|the\s+\w+)\s+(?:measure|compute|calculate|work\s+out|decide)|\bexplain\s+what\b|\btell\s+me\s+about\b|"
-    r"\bwhat\s+does\s+.*\b(?:show|tell|say)\b",
-    re.IGNORECASE,
-)
-_GRADCAM = re.compile(
-    r"\b(?:grad|score|eigen|layer|hires|xgrad|ablation|eigengrad)[\s-]*cam|\bcam\b|\bheat[\s-]*maps?\b|"
-    r"\bsaliency|\bfull[\s-]*grad",
-    re.IGNORECASE,
-)
-_FAITH = re.compile(r"\bfaithful", re.IGNORECASE)
-_MODEL = re.compile(
-    r"\b(?:which|what)\s+(?:emotion\s+)?(?:model|classifier|network|neural\s+net)s?\b|\btrained\s+on\b|"
-    r"\b(?:training\s+)?(?:data\s*set|dataset|training\s+data)\b|\bhow\s+(?:accurate|good|reliable)\s+is\s+(?:the\s+|your\s+|this\s+)?"
-    r"(?:model|classifier|network|it)\b|\baccuracy\b|\bmodels?\s+(?:is|are)\s+(?:loaded|used|running)\b|"
-    r"\b(?:model|classifier)\s+(?:do\s+you|are\s+you)\s+(?:use|using|run|running)\b|\bwhich\s+model\b",
-    re.IGNORECASE,
-)
-_LABELS = re.compile(
-    r"\b(?:which|what)\s+(?:emotions|labels|classes|expressions|categories)\s+(?:can|could|does|do|will)\s+"
-    r"(?:the\s+|your\s+|this\s+)?(?:model|classifier|network|you|it|app|system)\s+(?:predict|recogni[sz]e|detect|know|"
-    r"tell\s+apart|read|classify|distinguish|output|handle)|\bbasic\s+emotions\b|"
-    r"\blist\s+(?:the\s+|all\s+(?:the\s+)?)?(?:emotions|labels|classes)\b|\bwhat\s+(?:labels|classes)\b|"
-    r"\b(?:labels|classes|categories|emotion\s+names)\s+mean\b",
-    re.IGNORECASE,
-)
-_COMPOUND = re.compile(r"\bcompound\b", re.IGNORECASE)
 _EMOTION = re.compile(
     r"\b(?:(happily|sadly|fearfully|angrily|disgustedly|surprisedly)[\s_-]+([a-z]+)|(contempt|anger|angry|disgust|"
     r"disgusted|fear|fearful|happiness|happy|sadness|sad|surprise|surprised|neutral))\b",
     re.IGNORECASE,
 )
-
-
-def topic_of(text: str) -> str | None:
-    """The product topic a question asks about, or None when it is not such a question.
-
-    Returns ``model``, ``labels``, ``faithfulness``, ``gradcam``, ``compound`` or ``emotion:<words>``
-    (the emotions named, comma-separated).
-    """
-    if _PERSONAL.search(text):
-        return None
-    if _MODEL.search(text):
-        return "model"
-    if _LABELS.search(text):
-        return "labels"
-    if not _DEFINE.search(text):
-        return None
-    if _FAITH.search(text):
-        return "faithfulness"
-    if _GRADCAM.search(text):
-        return "gradcam"
-    emotions = [m.group(0).lower() for m in _EMOTION.finditer(text)]
-    if emotions and re.search(
-        r"\bmean|\bdefin|\bdifference|^\W*(?:what|what's|whats)\s+(?:is|are)\b", text, re.I
-    ):
-        return "emotion:" + ",".join(emotions)
-    if _COMPOUND.search(text):
-        return "compound"
-    return None
 
 
 def _emotion_text(word: str, labels: Sequence[str]) -> str:
@@ -153,26 +92,119 @@ def _model_text(info: Mapping[str, Any] | None, labels: Sequence[str]) -> str:
             f"The emotion model predicts {len(labels)} labels: {', '.join(display_name(x) for x in labels)}."
         )
     provenance = info.get("provenance") or {}
-    parts = [f"The emotion classifier is **{info.get('name', 'unknown')}**"]
+    text = f"The emotion classifier is **{info.get('name', 'unknown')}**"
     if info.get("arch"):
-        parts[0] += (
-            f" ({info['arch']}, {info.get('input_size', '?')} px {'grey' if info.get('channels') == 1 else 'colour'} face crops)"
-        )
-    dataset = provenance.get("dataset")
-    if dataset:
-        parts.append(f"trained on {dataset}")
-    text = ", ".join(parts) + "."
-    if provenance.get("reported_accuracy") or provenance.get("accuracy") or provenance.get("metrics"):
-        text += f" Reported accuracy: {provenance.get('reported_accuracy') or provenance.get('accuracy') or provenance.get('metrics')}."
+        colour = "grey" if info.get("channels") == 1 else "colour"
+        text += f", a {info['arch'].replace('_', ' ')} network reading {info.get('input_size', '?')} px {colour} face crops"
+    dataset = str(provenance.get("dataset") or "")
+    if dataset.startswith("not documented"):
+        text += f". Its training data are {dataset} (its authors do not say which dataset they used)"
+    elif dataset:
+        text += f", trained on {dataset}"
+    text += "."
     if provenance.get("source"):
-        text += f" Weights: {provenance['source']}."
+        text += f" The weights come from {provenance['source'].split(',')[0]}."
     text += f" It predicts {len(labels)} labels: {', '.join(display_name(x) for x in labels)}."
     text += (
-        " Faces are found by the face detector and aligned before classification; the explanations use "
-        "Grad-CAM-family heatmaps on the same network, and questions about the face are answered from 68 "
+        " Faces are found by a RetinaFace detector and aligned before classification; the heatmaps use "
+        "Grad-CAM-family methods on the same network, and questions about the face are answered from 68 "
         "facial landmarks (or BLIP-VQA when its weights are installed)."
     )
     return text
+
+
+def _accuracy_text(info: Mapping[str, Any] | None) -> str:
+    info = info or default_model_info() or {}
+    provenance = info.get("provenance") or {}
+    evaluation = provenance.get("evaluation") or {}
+    name = info.get("name", "the emotion model")
+    if evaluation:
+        text = (
+            f"Measured, not promised: **{name}** read {100 * evaluation.get('accuracy_dev', 0):.0f}% of the "
+            f"development faces and {100 * evaluation.get('accuracy_heldout', 0):.0f}% of the held-out faces "
+            f"right on a small hand-labelled set ({evaluation.get('set', 'real photos')}). "
+        )
+        if evaluation.get("neutral_read_as_sad_or_angry"):
+            text += f"Calm faces are its weak spot: it read {evaluation['neutral_read_as_sad_or_angry']} neutral faces as sad or angry. "
+        if evaluation.get("gradcam_faithfulness_mean") is not None:
+            text += f"Its heatmaps are faithful on average (mean faithfulness {evaluation['gradcam_faithfulness_mean']:.2f}). "
+        text += "One face is several points on a set this small, so take the figures as a direction, not a benchmark."
+    elif provenance.get("reported_accuracy"):
+        text = f"**{name}**: its authors report {provenance['reported_accuracy']}; this project has not measured it further."
+    else:
+        text = f"**{name}** has no measured accuracy in its model card; treat its readings as a guide."
+    return (
+        text
+        + " Limits: it reads posed, frontal, well-lit faces best; profiles, hands over the face, heavy make-up, "
+        "low light and small faces make it less reliable; the percentages are the model's confidence, not a "
+        "probability of being right; and it reads expressions, not what a person feels."
+    )
+
+
+SCOPE_TEXT = (
+    "I'm built for **human faces** in photos and videos. I can't read animals (a dog's face won't be read, or "
+    "not reliably), cartoons or drawings. Faces work best frontal, well lit and at least about 24 pixels wide; "
+    "a turned head (profile), a hand or mask over the face, sunglasses or heavy make-up, black-and-white or dark "
+    "photos make the reading less reliable (the model was made for colour, frontal faces), and the heatmap will "
+    "show it. Glasses are usually fine. The model's training data and its behaviour across ages and skin tones "
+    "are not documented, and this project measured it on only 39 faces, so I can't promise it is equally "
+    "accurate for everyone; children's expressions can read differently too. I can't tell whether a photo "
+    "is real, edited or AI-generated."
+)
+PRIVACY_TEXT = (
+    "Your photos and videos stay on this computer: they are kept **in memory for this session only**, never "
+    "written to disk, never sent to a server or a cloud, and never used to train anything (unless you configure "
+    "a remote chat model and explicitly allow it to see photos). I keep no face templates and cannot recognise "
+    "anyone. When the session ends (closing or reloading the app's tab ends it), the photos are gone."
+)
+OFFLINE_TEXT = (
+    "It runs **fully offline on a laptop CPU**: no internet connection and no GPU are needed. Reading a photo "
+    "takes a fraction of a second on a CPU (faces found and classified in tens of milliseconds; a heatmap a "
+    "little more); a video is analysed at about 40 frames a second, so a 20-second clip takes roughly 10-15 "
+    "seconds. The first answer after start-up takes a few seconds while the models load."
+)
+FORMATS_TEXT = (
+    "**Photos**: JPEG, PNG, WebP, GIF, BMP, TIFF (and MPO) up to 25 MB and 50 megapixels. **Videos**: MP4, MOV, "
+    "WebM, MKV and AVI (also MPEG-TS, Ogg, Y4M, GIF) up to 200 MB, 10 minutes and 4K, attached like photos. Add "
+    "one file per message; the chat keeps up to 20 photos and 5 videos."
+)
+LIVE_TEXT = (
+    "Yes: the app's **Live** page reads your webcam as it streams — a box, the smoothed emotion and its bars on "
+    "every face, an optional heatmap overlay (about once a second), and a button that **sends the current frame "
+    "to the chat**, where you can ask about it like any photo. Locally it works offline; a remote deployment "
+    "needs HTTPS and STUN/TURN servers (see the README)."
+)
+API_TEXT = (
+    "It's not UI only. Everything is a plain **Python** call (`from tools import classify, explain, ask, "
+    "describe, find_faces, analyze_video`), a **command line** (`python -m tools classify face.jpg`, `... explain`, "
+    "`... video clip.mp4`), a **REST API** (`python -m tools serve rest`, multipart uploads to `/v1/classify`, "
+    "`/v1/explain`, `/v1/ask`, `/v1/faces`; OpenAPI docs at `/docs`) and an **MCP server** (`python -m tools serve "
+    'mcp`) for agents; the README\'s "Use it from Python" and "Use it from other programs" sections have examples.'
+)
+LEGAL_TEXT = (
+    "It depends on where and how it is used. In the EU, the **AI Act** (Regulation (EU) 2024/1689, Art. 5(1)(f)) "
+    "prohibits emotion recognition in **workplaces and schools**, except for medical or safety reasons, and "
+    "elsewhere requires that people be told when it is used on them (Art. 50). Faces are "
+    "biometric data under the GDPR, so you need a lawful basis and consent to analyse other people's photos. "
+    "This app keeps photos in memory only and judges nothing beyond expressions. (Not legal advice.)"
+)
+EXPRESSION_TEXT = (
+    "I read **facial expressions, not feelings**. A posed (social) smile mostly lifts the mouth corners; a "
+    "spontaneous (Duchenne) smile also raises the cheeks and narrows the eyes, with crow's feet at their corners. "
+    "But people smile when they're not happy and hide what they feel, so no face-reading tool — this one "
+    "included — can tell what someone really feels or whether an expression is genuine."
+)
+
+
+def _methods_text() -> str:
+    from tools.explainer import METHOD_TITLES
+
+    names = list(METHOD_TITLES.values())
+    return (
+        f"{len(names)} heatmap (CAM) methods: {', '.join(names)}. Grad-CAM is the default; ask for another by name "
+        '("use Grad-CAM++", "with Score-CAM"). Score-CAM, Ablation-CAM and FullGrad are slower (they run the '
+        "network many times)."
+    )
 
 
 GRADCAM_TEXT = (
@@ -199,6 +231,18 @@ COMPOUND_TEXT = (
 )
 
 
+TOPIC_TEXTS = {
+    "scope": SCOPE_TEXT,
+    "privacy": PRIVACY_TEXT,
+    "offline": OFFLINE_TEXT,
+    "formats": FORMATS_TEXT,
+    "live": LIVE_TEXT,
+    "api": API_TEXT,
+    "legal": LEGAL_TEXT,
+    "expression": EXPRESSION_TEXT,
+}
+
+
 def answer(topic: str, labels: Sequence[str], model_info: Mapping[str, Any] | None = None) -> str:
     """The reply to a knowledge question.
 
@@ -207,11 +251,17 @@ def answer(topic: str, labels: Sequence[str], model_info: Mapping[str, Any] | No
         labels: the classifier's labels.
         model_info: the classifier's model card (name, arch, provenance ...), when known.
     """
-    if model_info is None and topic != "gradcam" and topic != "faithfulness":
+    if model_info is None and topic not in ("gradcam", "faithfulness", "methods", *TOPIC_TEXTS):
         model_info = default_model_info()  # the session's default model, loaded on first use
     labels = list((model_info or {}).get("labels") or labels)
     if topic == "model":
         return _model_text(model_info, labels)
+    if topic == "accuracy":
+        return _accuracy_text(model_info)
+    if topic == "methods":
+        return _methods_text()
+    if topic in TOPIC_TEXTS:
+        return TOPIC_TEXTS[topic]
     if topic == "labels":
         basic = [x for x in labels if "_" not in x]
         compound = [x for x in labels if "_" in x]

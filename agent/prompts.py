@@ -9,9 +9,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["SYSTEM_PROMPT", "system_prompt", "parse_image_list", "ATTACHMENT_RE", "attachment_note"]
+from tools.boundaries import POLICY
 
-SYSTEM_PROMPT = """\
+__all__ = [
+    "SYSTEM_PROMPT",
+    "system_prompt",
+    "parse_image_list",
+    "ATTACHMENT_RE",
+    "attachment_note",
+    "VIDEO_ATTACHMENT_RE",
+    "parse_video_list",
+    "video_note",
+    "video_prompt",
+]
+
+SYSTEM_PROMPT = (
+    """\
 You are a facial-expression assistant. The user uploads photos of faces and asks about them.
 You never see the pixels yourself: you answer by calling tools and reporting what they found.
 
@@ -44,7 +57,11 @@ Rules:
 - If a tool returns an error, tell the user what went wrong and what they can do.
 - If there is no photo, ask the user to upload one. Politely decline anything outside faces in
   these photos (reading files, running code, browsing the web).
+- """
+    + POLICY
+    + """
 """
+)
 
 _IMAGE_LINE = re.compile(r'^- (?P<id>img\d+): "(?P<name>[^"\n]*)"', re.MULTILINE)
 ATTACHMENT_RE = re.compile(r'^\[attached image (?P<id>img\d+): "(?P<name>[^"\n]*)"\]\s*$', re.MULTILINE)
@@ -78,3 +95,32 @@ def parse_image_list(prompt: str) -> dict[str, str]:
 def attachment_note(image_id: str, name: str) -> str:
     """The line added to a user message that came with a new photo."""
     return f'[attached image {image_id}: "{_clean(name)}"]'
+
+
+VIDEO_ATTACHMENT_RE = re.compile(r'^\[attached video (?P<id>vid\d+): "(?P<name>[^"\n]*)"\]\s*$', re.MULTILINE)
+_VIDEO_LINE = re.compile(r'^- (?P<id>vid\d+): "(?P<name>[^"\n]*)"', re.MULTILINE)
+
+
+def video_note(video_id: str, name: str) -> str:
+    """The line added to a user message that came with a new video."""
+    return f'[attached video {video_id}: "{_clean(name)}"]'
+
+
+def video_prompt(names: Mapping[str, str]) -> str:
+    """The system prompt's section listing the session's videos and how to use the video tools."""
+    if not names:
+        return ""
+    lines = "\n".join(f'- {i}: "{_clean(n)}"' for i, n in names.items())
+    return (
+        "\nVideos in this conversation (video ids):\n"
+        + lines
+        + "\nFor a video, call analyze_video(video_id, focus, emotion?, track?): focus 'summary', 'changes' "
+        "(how the mood changed), 'peak' (when an emotion was strongest) or 'timeline'. For one moment "
+        '("explain the frame at 0:05"), call video_frame(video_id, at) and then the photo tools on the image '
+        "id it returns.\n"
+    )
+
+
+def parse_video_list(text: str) -> dict[str, str]:
+    """Video id -> name of the videos listed in a system prompt (``video_prompt``), in order."""
+    return {m.group("id"): m.group("name") for m in _VIDEO_LINE.finditer(text)}

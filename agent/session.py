@@ -42,10 +42,10 @@ from agent.prompts import attachment_note, system_prompt
 from agent.results import Reply, collect_results, message_text
 from agent.settings import AgentSettings
 from agent.store import ImageStore, StoredImage
-from agent.video_store import VideoSessionMixin, VideoStore  # video (issue 14)
+from agent.video_store import VideoSessionMixin, VideoStore
 from tools.errors import CapacityError, FaceAgentError, InvalidImageError
 from tools.lc import face_tools
-from tools.lc_video import VideoToolContext, video_tools  # video (issue 14)
+from tools.lc_video import VideoToolContext, video_tools
 
 __all__ = ["ChatSession", "EventCallback"]
 
@@ -72,7 +72,7 @@ def _reason(exc: BaseException, limits: AgentSettings) -> str:
     return f"failed ({name}: {str(exc)[:160]})"
 
 
-class ChatSession(VideoSessionMixin):  # video (issue 14): add_video and the frame-to-photo hook
+class ChatSession(VideoSessionMixin):  # add_video and the frame-to-photo hook
     """A conversation about one or more uploaded photos.
 
     Args:
@@ -107,11 +107,11 @@ class ChatSession(VideoSessionMixin):  # video (issue 14): add_video and the fra
     ) -> None:
         self.settings = settings or AgentSettings.from_env()
         self.store = ImageStore()
-        self.videos = VideoStore()  # video (issue 14)
-        self._unannounced_videos = []  # video (issue 14)
+        self.videos = VideoStore()
+        self._unannounced_videos = []
         self.thread_id = thread_id or uuid.uuid4().hex
         self.checkpointer = InMemorySaver()
-        # video (issue 14): the video tools beside the photo tools
+        # the video tools beside the photo tools
         self.tools = list(tools) if tools is not None else face_tools() + video_tools()
         qa_options = {"backend": qa_backend, "allow_download": allow_download}
         self._context = VideoToolContext(
@@ -238,7 +238,7 @@ class ChatSession(VideoSessionMixin):  # video (issue 14): add_video and the fra
                     error=f"{type(exc).__name__}: {exc}",
                 )
         self._unannounced = []
-        self._videos_announced()  # video (issue 14)
+        self._videos_announced()
         return self._reply(new, notices)
 
     def _config(self) -> dict[str, Any]:
@@ -251,7 +251,7 @@ class ChatSession(VideoSessionMixin):  # video (issue 14): add_video and the fra
     def _tool_context(self) -> VideoToolContext:
         self._context.images = self.store.records()
         self._context.names = self.store.names()
-        return self._video_context(self._context)  # video (issue 14)
+        return self._video_context(self._context)
 
     def _human_message(self, text: str) -> HumanMessage:
         notes = [attachment_note(s.id, s.name) for s in self._unannounced] + self._video_notes()  # video

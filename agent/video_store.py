@@ -170,7 +170,7 @@ class VideoSessionMixin:
 
     def _video_notes(self) -> list[str]:
         """Attachment lines for videos added since the last message."""
-        from agent.video_plan import video_note
+        from agent.prompts import video_note
 
         return [video_note(v.id, v.name) for v in getattr(self, "_unannounced_videos", [])]
 

@@ -47,7 +47,8 @@ def test_examples_in_the_terminal_chat(tmp_path: Path, capsys: pytest.CaptureFix
     answers = _answers(capsys.readouterr().out)
     assert "[tools] classify_emotion" in answers[0]
     assert "[tools] classify_emotion, classify_emotion" in answers[1]
-    assert "img1 (grace.jpg)" in answers[1] and "img2 (astronaut.jpg)" in answers[1]
+    assert "grace.jpg" in answers[1] and "astronaut.jpg" in answers[1]  # file names, never internal ids
+    assert not re.search(r"\bimg\d", answers[1].split("\n", 1)[1])
     assert "[tools] classify_emotion" in answers[2] and "happy" in answers[2].lower()
     assert answers[3].split("\n", 1)[1].startswith("Yes")
     assert "[tools] classify_emotion, explain_prediction, describe_face" in answers[4]
@@ -74,7 +75,9 @@ def test_examples_in_the_terminal_chat(tmp_path: Path, capsys: pytest.CaptureFix
     ]
     assert main(["--model", "offline", "--image", group, *(x for q in questions for x in ("--ask", q))]) == 0
     everyone, happiest, far_right = _answers(capsys.readouterr().out)
-    assert "| Face | Where |" in everyone and everyone.lower().count("compound reading") == 1
+    assert (
+        "| Face | Where |" in everyone and everyone.lower().count("compound reading") <= 1
+    )  # said once at most, only when there is one
     assert "1 image(s) made" in everyone  # the photo with numbered boxes
     faces = find_faces(photo("trio"))
     assert f"face {faces.pick('middle').number} (in the middle) looks the happiest" in happiest.lower()

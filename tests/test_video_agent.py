@@ -10,7 +10,7 @@ from langchain_core.language_models.fake_chat_models import FakeMessagesListChat
 from langchain_core.messages import AIMessage
 
 from agent import AgentSettings, ChatSession
-from agent.video_plan import understand_video
+from agent.understanding.video import understand_video
 from tests import video_clips as clips
 from tools.classifier import default_classifier
 from tools.video import format_time

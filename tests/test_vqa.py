@@ -200,7 +200,6 @@ def test_out_of_scope_question_gets_the_honest_answer(qa: FaceQA, grace_hopper: 
     for question, topic in [
         ("What colour is her hair?", "hair"),
         ("Is she wearing glasses?", "glasses"),
-        ("How old is she?", "age"),
     ]:
         answer = qa.ask(grace_hopper, question)
         assert answer.in_scope is False
@@ -209,6 +208,22 @@ def test_out_of_scope_question_gets_the_honest_answer(qa: FaceQA, grace_hopper: 
         assert answer.evidence["target"] == topic
     unknown = qa.ask(grace_hopper, "What's the weather like?")
     assert unknown.in_scope is False and "BLIP" in unknown.text
+
+
+def test_sensitive_questions_are_declined_before_any_backend(qa: FaceQA, grace_hopper: np.ndarray) -> None:
+    for question, category in [
+        ("How old is she?", "age"),
+        ("Is this a man or a woman?", "gender"),
+        ("where is she from originally?", "origin"),
+        ("who is this?", "identity"),
+        ("is she lying?", "deception"),
+        ("does she have dementia?", "health"),
+    ]:
+        answer = qa.ask(grace_hopper, question)
+        assert (answer.backend, answer.declined, answer.in_scope) == ("policy", category, False), question
+        assert "BLIP" not in answer.text and answer.short == ""
+    ordinary = qa.ask(grace_hopper, "Does she look tired?")
+    assert ordinary.declined is None and ordinary.backend == "geometry"
 
 
 def test_emotion_questions_go_to_the_classifier(qa: FaceQA, astronaut: np.ndarray) -> None:
@@ -227,7 +242,16 @@ def test_answers_carry_measurements_and_plain_dicts(qa: FaceQA, grace_hopper: np
     assert answer.evidence["reading"]["mouth"] == "closed"
     payload = answer.to_dict()
     assert json.loads(json.dumps(payload)) == payload
-    assert set(payload) == {"question", "text", "short", "backend", "evidence", "in_scope", "face"}
+    assert set(payload) == {
+        "question",
+        "text",
+        "short",
+        "backend",
+        "evidence",
+        "in_scope",
+        "face",
+        "declined",
+    }
     assert payload["short"] == "no"
 
 

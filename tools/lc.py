@@ -182,9 +182,10 @@ def classify_emotion(
         count = len(preds)
         height, width = record.shape[:2]
         where = locate.locate_faces([p["box"] for p in preds], (width, height))
-        for pred, found in zip(preds, where.faces):
-            pred["position"] = found.position
-            pred["position_words"] = list(found.words)
+        by_index = {f.index: f for f in where.faces}  # the map lists faces by number, preds by prominence
+        for i, pred in enumerate(preds):
+            pred["position"] = by_index[i].position
+            pred["position_words"] = list(by_index[i].words)
         artifact: dict[str, Any] = {"image_id": image_id, "image_size": [width, height], "face_count": count}
         if face is not None:
             preds = [preds[index_of_number(classifier.faces_of(record), face)]]
@@ -255,12 +256,16 @@ def answer_question(
     Use it for "is the mouth open?", "can you see her teeth?", "are her eyes closed?", "is he
     frowning?", "which way is she looking?". Returns a short answer and how it was found (landmark
     geometry checked against the emotion reading, or a VQA model checked against the geometry); the
-    measures behind it are in the artifact's evidence.
+    measures behind it are in the artifact's evidence. Questions about age, gender, origin, identity,
+    looks, lying, health, personality or intentions are declined with the reason
+    (``tools.boundaries``): relay that to the user.
     """
 
     def work() -> tuple[str, dict]:
         context = _context(runtime)
         answer = _qa(context).ask(context.image(image_id), question, face=face)
+        if answer.declined:
+            return f"Declined ({answer.declined}): {answer.text}", {"image_id": image_id, **answer.to_dict()}
         note = "" if answer.in_scope else " (outside what this answerer can judge reliably)"
         return f"{image_id}, face {answer.number}: {answer.text}{note} [{answer.backend}]", {
             "image_id": image_id,

@@ -56,8 +56,12 @@ Track = Annotated[
 ]
 At = Annotated[
     str,
-    Field(description="When in the video, as said by the user: '0:05', '5', '5s', '1:02.5'."),
+    Field(
+        description="When in the video, as said by the user: '0:05', '5', '5s', '1:02.5', or 'start', "
+        "'middle', 'end'."
+    ),
 ]
+MOMENTS = ("start", "middle", "end")
 
 
 @dataclass
@@ -349,6 +353,17 @@ def _frame_text(result: Any, t: float, predictions: list) -> str:
     return " ".join(sentences)
 
 
+def _moment(stored: Any, at: str) -> float:
+    """Seconds of "start", "middle" or "end" ("near the end": half a second before the last frame)."""
+    from tools.video import probe_video
+
+    info = getattr(stored, "info", None)
+    if info is None:
+        info = probe_video(stored if isinstance(stored, (bytes, bytearray)) else stored.data)
+    duration = float(info.duration_s or 0.0)
+    return {"start": 0.0, "middle": duration / 2, "end": max(0.0, duration - 0.5)}[str(at).strip().lower()]
+
+
 @tool(response_format="content_and_artifact")
 def video_frame(
     video_id: VideoId,
@@ -368,7 +383,7 @@ def video_frame(
 
         context = _context(runtime)
         stored = context.video(video_id)
-        seconds = parse_time(at)
+        seconds = _moment(stored, at) if str(at).strip().lower() in MOMENTS else parse_time(at)
         if hasattr(stored, "frame"):
             t, rgb = stored.frame(seconds)
         else:
@@ -400,6 +415,8 @@ def video_frame(
                 "name": name,
                 "frame_jpeg": _jpeg(rgb),
                 "smoothed_s": result.smooth_s if result is not None else None,
+                "face_count": len(predictions),
+                "text": _frame_text(result, t, predictions),
             },
         )
 

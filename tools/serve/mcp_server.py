@@ -34,6 +34,7 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, T
 from pydantic import Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tools.boundaries import POLICY
 from tools.errors import FaceAgentError, ImageTooLargeError, InvalidRequestError
 from tools.images import MAX_BYTES
 from tools.serve.service import (
@@ -62,7 +63,7 @@ def instructions(tools: Sequence[Callable[..., Any]]) -> str:
         + "\n".join(lines)
         + "\nPass the photo as base64 or a data URL. Faces are numbered in reading order (left to right, "
         "then top to bottom, from 1), as on the numbered photo of find_faces. Errors come back as tool "
-        "errors whose text is 'ErrorType: message'."
+        "errors whose text is 'ErrorType: message'. " + POLICY
     )
 
 

@@ -1,14 +1,16 @@
-"""Request understanding for the offline planner: what the user wants, in which words.
+"""The closed vocabularies of understanding: the details a tool needs, read by rules.
 
-Rule-based and deterministic: synonym-rich patterns per intent, applied clause by clause, so
-"what is she feeling, why, and is the mouth open?" yields classify + explain + ask. Besides the
-intents it picks up the details a tool needs: an emotion to explain ("for sadness" -> ``sad``), one
-to contrast with ("rather than surprise"), a CAM method ("with grad-cam++"), a face ("the second
-face", "face 2", "the person on the left") and a photo ("the first photo", "both pictures", "the
-other one"), plus the words that mark a follow-up ("instead", "again", "what about ...").
+Where the vocabulary is closed and exact, rules read it: emotions ("for sadness" -> ``sad``, "rather
+than surprise"), CAM methods ("with grad-cam++"), faces by number, ordinal, position or emotion ("face
+2", "number 2", "the second person", "the one top left", "the smiling one"), a person described by
+appearance ("the guy in sunglasses", which no offline model can resolve), photos ("the first photo",
+"both pictures", "the other one", file names rewritten to ids), the answer's shape (yes/no, one word,
+a ranking, one paragraph) and the words that mark a follow-up ("instead", "again", "what about ...").
 
-Nothing here knows the conversation; ``agent.planner`` combines a ``Request`` with what happened
-before.
+``parse`` reads a message into a ``Request`` with these slots and, by the same patterns, a first guess
+at what is asked; ``agent.understanding.understand`` replaces that guess with the learned classifiers'
+reading (``nlu``), for which these patterns are also features. Nothing here knows the conversation:
+``agent.discourse`` resolves the references against what happened before.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tools.labels import BASIC7, RAFCE_COMPOUND14, normalize_label
 
 __all__ = [
     "Request",
-    "understand",
+    "parse",
     "CLASSIFY",
     "EXPLAIN",
     "ASK",
@@ -73,6 +75,7 @@ EMOTION_WORDS: dict[str, str] = {
         for w in "surprise surprised astonished shocked amazed astonishment startled stunned shock".split()
     },
     **{w: "disgust" for w in "disgust disgusted grossed revulsion repulsed revolted grossed-out".split()},
+    **{w: "happy" for w in "fun enjoying enjoy enjoys".split()},
     **{
         w: "neutral"
         for w in "neutral calm expressionless blank indifferent impassive calmer composed".split()
@@ -85,6 +88,7 @@ _EMOTION_WORD_RE = re.compile(
     + r"))\b",
     re.IGNORECASE,
 )
+EMOTION_WORD_RE = _EMOTION_WORD_RE
 _VERSUS_BEFORE = _rx(
     r"(?:rather\s+than|instead\s+of|versus|vs\.?|compared\s+(?:to|with)|over|and\s+not|but\s+not|not)\s+(?:as\s+|being\s+|a\s+|an\s+)?$"
 )
@@ -126,7 +130,7 @@ REFUSE_RE = _rx(r"""
     | \b(?:shell\s+command|terminal|bash|powershell|subprocess|os\.system|import\s+os|rm\s+-rf|sudo)\b
     | \b(?:browse|google)\b | \bsearch\s+(?:the\s+)?(?:web|internet|online|google)\b | \bsearch\s+for\b | \bwebsites?\b
     | https?:// | \bwww\. | \blook\s+(?:it|this|her|him|them)?\s*up\s+online\b | \bon\s+the\s+(?:web|internet)\b
-    | \b(?:send|write)\s+(?:an?\s+)?(?:email|e-mail|tweet|text\s+message)\b | \bdownload\b | \bhack | \bapi[\s_-]?keys?\b
+    | \b(?:send|write)\s+(?:an?\s+)?(?:email|e-mail|tweet|text\s+message)\b | \bdownload\b(?=.*\b(?:from|youtube|internet|web|online|url|link|site)\b) | \bhack | \bapi[\s_-]?keys?\b
     | \bcredentials?\b | \bweather\b | \bstock\s+prices?\b | \bdesktop\b
     | \bfrom\s+my\s+(?:computer|disk|drive|downloads|documents|laptop|phone)\b
     | \b(?:open|read|load|fetch)\b[^.?!]*?\b[\w-]+\.(?:png|jpe?g|gif|webp|bmp|tiff?|heic)\b
@@ -203,6 +207,7 @@ FOLLOW_RE = _rx(r"""
 _PEOPLE = r"(?:faces?|people|persons?|individuals|heads|women|men|ladies|guys|kids|children|subjects)"
 COUNT_RE = _rx(rf"""
     \bhow\s+many\s+{_PEOPLE}\b | \bcount\s+(?:the\s+|all\s+(?:the\s+)?)?{_PEOPLE}\b | \bnumber\s+of\s+{_PEOPLE}\b
+    | \b(?:has|have|with)\s+(?:more|most|fewer|less)\s+{_PEOPLE}\b
     | \bhow\s+many\b[^?.!]*\b(?:in\s+total|altogether|do\s+you\s+see|can\s+you\s+see|are\s+there)\b
     | \bare\s+there\s+(?:several|multiple|many|any\s+other)\s+{_PEOPLE}
 """)
@@ -242,6 +247,7 @@ EVERYONE_RE = _rx(r"""
 """)
 ANYONE_RE = _rx(r"\b(?:anyone|anybody|any\s+(?:of\s+them|face|person|one\s+of\s+them)|someone|somebody)\b")
 _SMILE_RE = re.compile(r"\b(smiling|smiles?|grinning|laughing|frowning|frowns?|crying)\b", re.IGNORECASE)
+SMILE_RE = _SMILE_RE
 TOTAL_RE = _rx(r"\b(?:in\s+total|altogether|all\s+together|in\s+all|across\s+(?:all|both|the)|overall)\b")
 WHO_RE = _rx(
     r"^\W*(?:and\s+|so\s+)?(?:who|which(?:\s+(?:one|person|face|of\s+them|photo|picture))?)(?:\s+is\s+it)?\W*$"
@@ -287,6 +293,49 @@ _POSITION_RES = (
 )
 
 
+PERSONAL_RE = re.compile(
+    r"\b(?:she|he|her|him|his|hers|they|them|their)\b|\b(?:this\s+(?:person|face|woman|man|photo|picture|image|pic|guy|girl|lady|one)|"
+    r"the\s+(?:person|face|woman|man|photo|picture|image|lady|guy|girl|boy|kid|people)\b(?!\s+(?:model|classifier))|face\s*\d|photo\s*\d|"
+    r"img\d|in\s+the\s+(?:photo|picture|image|pic|video|clip)|that\s+(?:photo|video))",
+    re.IGNORECASE,
+)
+_WHO = r"(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|gal|fella|child|blonde?|brunette|redhead|officer|soldier|chap|bloke)"
+_NOT_LOOKS = (
+    r"(?!\s+(?:the\s+|a\s+)?(?:middle|left|right|front|back|top|bottom|corner|cent(?:er|re)|first|second|third|last|other|"
+    r"photo|picture|image|pic|shot|video|clip|foreground|background|group|row|most|least|more|less|biggest|widest|largest|"
+    r"smallest|best|highest|lowest|happiest|saddest|angriest|\w+est\b|smil\w*|happ\w*|sad\w*|angr\w*|neutral|surpris\w*|"
+    r"scared|afraid|disgust\w*|frown\w*|laugh\w*|cry\w*|grin\w*|look(?:s|ing)?\s+(?:happ|sad|ang|neut|surp|scar|disg|calm|upset)\w*|"
+    r"seems?\b|looks?\s+(?:the|more|most|less|least)\b|is\s+(?:the\s+)?(?:most|least|more|less|happ|sad|ang)\w*)\b)"
+)
+APPEARANCE_RE = re.compile(
+    rf"\b(?:the|that|this)\s+{_WHO}s?\s+(?:(?:with|w|wearing|in|holding|biting|looking\s+(?:at|down|away)|on\s+(?:her|his|their|the)\s+phone"
+    rf"|who(?:'s|\s+is|\s+has)?|that(?:'s|\s+is|\s+has)?|carrying|eating|drinking|sitting|standing|leaning|hugging|pointing|raising|"
+    rf"making|doing|playing|taking|covering|touching|resting)\b|w/){_NOT_LOOKS}"
+    r"|\b(?:the|that)\s+(?:curly|curly[\s-]haired|blonde?|brunette|bald|bearded|ginger|red[\s-]?haired|redheaded|dark[\s-]haired|"
+    r"long[\s-]haired|short[\s-]haired|gr[ae]y[\s-]haired|white[\s-]haired|black[\s-]haired|tall|short|tattooed|masked|pouting|"
+    r"skinny|chubby|pale|tanned)\s*(?:\w+\s+)?(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|chick)\b"
+    r"|\b(?:guy|man|woman|girl|lady|boy|kid|person|one|dude)\s+(?:in|wearing|with|w/|w)\s+(?:the\s+|a\s+|an\s+)?(?:\w+[\s-]+){0,2}"
+    r"(?:dress|shirt|t-?shirt|tee|top|jacket|hat|cap|glasses|sunglasses|shades|hoodie|uniform|outfit|suit|tie|scarf|bow|beard|"
+    r"moustache|mustache|hair|makeup|make-up|paint|necklace|earrings|helmet|coat|sweater|jumper|skirt|blouse|vest|lipstick|"
+    r"red|green|blue|black|white|yellow|pink|purple|gr[ae]y|orange|brown|stripes|striped)\b",
+    re.IGNORECASE,
+)
+FACE_REF_RE = re.compile(
+    rf"\b(?:{_ORD}|other|left(?:most)?|right(?:most)?|last)\s+{_PERSON}\b|\b{_PERSON}\s*(?:#|no\.?|number|nr\.?)?\s*\d\b"
+    r"|\b(?:second|third|fourth|2nd|3rd|4th)\s+from\b|\b(?:on|at|in)\s+the\s+(?:far\s+)?(?:left|right|middle|top|bottom|back|front)\b"
+    r"|\b(?:top|bottom|upper|lower)[\s-]+(?:left|right)\b|\b(?:number|no\.|#)\s*\d\b|\b(?:left|right|middle)\s+one\b",
+    re.IGNORECASE,
+)
+PRODUCT_RE = re.compile(
+    r"\b(?:model|models|app|tool|software|program|classifier|network|system|product|offline|internet|online|cloud|server|"
+    r"privacy|private|stored?|storage|saved?|delete[sd]?|data|dataset|trained|training|accura\w*|reliab\w*|api|python|code|"
+    r"webcam|camera|live|formats?|file\s+types?|supported|support|install\w*|gpu|cpu|licen[cs]e|version|works?|methods?|"
+    r"legal|law|gdpr|biased?|bias)\b",
+    re.IGNORECASE,
+)
+METHOD_RE = re.compile("|".join(f"(?:{p.pattern})" for _, p in METHOD_PATTERNS), re.IGNORECASE | re.VERBOSE)
+
+
 _CLAUSE_SPLIT = re.compile(
     r"[?!;]+|\.(?:\s|$)|,\s*|\s+(?:and|also|plus|then|but)\s+(?=(?:also\s+|then\s+)?(?:why|what|how|where|which|who|is|are|does|do|did|can|could|"
     r"show|explain|describe|tell|give|whether|was|were|has|have|her|his|their)\b)",
@@ -328,7 +377,21 @@ class Request:
             photo" -> ``["latest", 1]``).
         correction: the message corrects the last turn ("no, the other photo").
         knowledge: a question about the product itself (``emotion:<label>``, ``compound``, ``labels``,
-            ``gradcam``, ``faithfulness``, ``model``), answered without tools.
+            ``gradcam``, ``faithfulness``, ``model``, and the topics of ``topics.TOPICS``), answered
+            without tools.
+        act: what kind of message it is (``analyze``, ``product/<topic>``, ``boundary/<category>``,
+            ``refuse``, ``chat/<kind>``), from the learned classifier.
+        confidence: the classifier's probability of ``act``.
+        alternatives: the runner-up acts with their probabilities (for a clarifying question).
+        boundary: the ``tools.boundaries`` category of a request this product declines, or None.
+        clarify: understanding is unsure what the message asks: the agent asks instead of guessing.
+        appearance: a person named by appearance ("the guy in sunglasses"), which no offline model
+            can resolve: the words as written, or None.
+        soft_note: the message asks what is felt behind a face ("is he really happy?"): the answer says
+            that an expression is not a feeling.
+        paragraph: the answer is asked for in one (short) paragraph.
+        each: "one by one" / "each person": a reading per face.
+        faces: several faces named by number ("between face 1 and face 4"), to compare.
     """
 
     text: str
@@ -355,6 +418,16 @@ class Request:
     image_refs: list[int | str] = field(default_factory=list)
     correction: bool = False
     knowledge: str | None = None
+    act: str = "analyze"
+    confidence: float = 1.0
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    boundary: str | None = None
+    clarify: bool = False
+    appearance: str | None = None
+    soft_note: bool = False
+    paragraph: bool = False
+    each: bool = False
+    faces: list[int] = field(default_factory=list)
 
     @property
     def has_details(self) -> bool:
@@ -417,13 +490,87 @@ def _face_ref(text: str) -> int | str | None:
     if m:
         nth = {"2nd": "second", "3rd": "third", "4th": "fourth"}.get(m.group(1), m.group(1))
         return f"{nth} from {m.group(2)}"
-    for pattern in _POSITION_RES:
-        m = pattern.search(low)
-        if m:
-            return _POSITION_WORDS[m.group(1).lower()]
+    if _NEXT_TO_RE.search(low):
+        return "other"  # "the one next to her": the face beside the one in focus
+    m = _BARE_NUMBER_RE.search(low)
+    if m:
+        return int(m.group(1) or m.group(2))
+    position = _position(low)
+    if position:
+        return position
     if _EMOTION_REF_RE.search(low):
         return "emotion"
     return None
+
+
+_NEXT_TO_RE = re.compile(
+    r"\b(?:next\s+to|beside|besides|right\s+by)\s+(?:her|him|them|that\s+one|this\s+one)\b|\bthe\s+next\s+one\b"
+    r"|\b(?:her|his|their)\s+neighbou?r\b",
+    re.IGNORECASE,
+)
+_BARE_NUMBER_RE = re.compile(
+    r"^\W*(?:(?:it'?s|that'?s|she'?s|he'?s|i\s+mean|the)\s+)?(?:face\s+|number\s+|no\.?\s*|nr\.?\s*|#\s*)?([1-9])(?:st|nd|rd|th)?"
+    r"(?:\s+(?:one|please|pls))?\W*$"
+    r"|\b(?:number|no\.|nr\.?|#)\s*([1-9])\b(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b))",
+    re.IGNORECASE,
+)
+_VERTICAL = {
+    "top": "top", "upper": "top", "back": "top", "background": "top", "rear": "top",
+    "bottom": "bottom", "lower": "bottom", "front": "bottom", "foreground": "bottom",
+}  # fmt: skip
+_HORIZONTAL = {
+    "left": "left", "leftmost": "left", "right": "right", "rightmost": "right", "middle": "middle",
+    "centre": "middle", "center": "middle", "central": "middle",
+}  # fmt: skip
+_COMBO_RE = re.compile(
+    r"\b(top|upper|bottom|lower|front|back)[\s-]+(left|right|middle|centre|center)\b"
+    r"|\b(left|right)[\s-]+(top|bottom|front|back)\b",
+    re.IGNORECASE,
+)
+_ROW_RE = re.compile(
+    r"\b(?:at|in)\s+the\s+(back|front|rear|background|foreground)\b|\b(?:in\s+)?(front|back)\s+row\b"
+    r"|(?<!looking )(?<!look )\bin\s+front\b",
+    re.IGNORECASE,
+)
+
+
+def _position(low: str) -> str | None:
+    """A face named by position: one word ("left", "largest"), or a row and a side ("top left")."""
+    m = _COMBO_RE.search(low)
+    if m:
+        vertical = _VERTICAL[(m.group(1) or m.group(4)).lower()]
+        horizontal = _HORIZONTAL[(m.group(2) or m.group(3)).lower()]
+        return f"{vertical} {horizontal}"
+    side = None
+    for pattern in _POSITION_RES:
+        m = pattern.search(low)
+        if m:
+            side = _POSITION_WORDS[m.group(1).lower()]
+            break
+    row = _ROW_RE.search(low)
+    if row:
+        word = (row.group(1) or row.group(2) or "front").lower()
+        vertical = _VERTICAL.get(word, "bottom")
+        if side in ("left", "right", "middle"):
+            return f"{vertical} {side}"
+        return side or vertical
+    return side
+
+
+_SEVERAL_FACES_RE = re.compile(
+    r"\b(?:faces?|persons?|numbers?|no\.?|#)\s*\d(?:\s*(?:,|and|&|or|vs\.?|versus|with|to)\s*(?:(?:face|person|number|no\.?|#)\s*)?\d)+\b",
+    re.IGNORECASE,
+)
+
+
+_THAN_RE = re.compile(
+    r"\bthan\s+(?:the\s+|in\s+the\s+)?(first|second|third|last|other|previous|original|latest)\b",
+    re.IGNORECASE,
+)
+_WHICH_PHOTO_RE = re.compile(
+    r"\bwhich\s+(?:one|photo|pic|picture|image|shot)\b|\bmore\s+(?:people|faces)\b|\b(?:this|the)\s+one\s+or\s+the\s+other\b",
+    re.IGNORECASE,
+)
 
 
 def _face_emotion(text: str) -> str | None:
@@ -446,6 +593,7 @@ _IMAGE_REF_RE = re.compile(
     r"|\b(?P<one>this|the\s+(?:new|newer|newest|latest|old|older|previous))\s+one\b",
     re.IGNORECASE,
 )
+PHOTO_REF_RE = _IMAGE_REF_RE
 
 
 def _image_refs(text: str) -> list[int | str]:
@@ -537,8 +685,8 @@ def _alternatives(text: str, mentions: list[tuple[str, int]]) -> bool:
     )
 
 
-def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> Request:
-    """Reads one user message.
+def parse(text: str, labels: tuple[str, ...] | list[str] | None = None) -> Request:
+    """Reads one user message by rules: its slots, and a first guess at what it asks.
 
     Args:
         text: the message (attachment notes already removed).
@@ -554,7 +702,7 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
         req.small_talk = "refuse"
         return req
 
-    from agent.knowledge import topic_of
+    from agent.understanding.topics import topic_of
 
     req.knowledge = topic_of(text)
     if req.knowledge:
@@ -598,6 +746,11 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
         req.emotions.append(req.comparative)
     req.method = extract_method(text)
     req.face = _face_ref(text)
+    several = _SEVERAL_FACES_RE.search(text)
+    if several:
+        req.faces = list(dict.fromkeys(int(d) for d in re.findall(r"\d", several.group(0))))
+        if len(req.faces) > 1:
+            req.face = None  # compared faces: every face is read, the answer ranks these
     req.face_emotion = _face_emotion(text) if req.face == "emotion" else None
     if req.face_emotion and req.comparative == req.face_emotion and not RANK_RE.search(text):
         req.comparative = None  # "explain the happier one": a face named by its emotion, not a ranking
@@ -606,6 +759,12 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
     if req.face_emotion and req.target == req.face_emotion:
         req.target = None  # "explain the smiling one" explains the prediction, not "happy" on purpose
     req.image_refs = _image_refs(text)
+    than = _THAN_RE.search(text)
+    if than and req.image_refs:  # "is the second photo sadder than the first?"
+        word = than.group(1).lower()
+        ref = _ORDINALS.get(word) or _IMAGE_WORDS.get(word)
+        if ref is not None and ref not in req.image_refs:
+            req.image_refs.append(ref)
     req.image = req.image_refs[0] if req.image_refs else None
     req.generic_one = _generic_one(text) if req.face is None and req.image is None else None
     req.everyone = bool(EVERYONE_RE.search(text))
@@ -628,7 +787,7 @@ def understand(text: str, labels: tuple[str, ...] | list[str] | None = None) -> 
     req.emotion_only = req.intents == [CLASSIFY] and all(
         _emotion_word_only(c) for c in parts if _clause_intents(c) == [CLASSIFY]
     )
-    if req.count and req.image is None and TOTAL_RE.search(text):
+    if req.count and req.image is None and (TOTAL_RE.search(text) or _WHICH_PHOTO_RE.search(text)):
         req.image = "all"  # "how many people altogether?": every photo
     if req.compare and req.image is None:
         req.image = "all"
