@@ -198,8 +198,12 @@ class BlindRunner:
     def play(self, conversation: dict[str, Any]) -> list[TurnRecord]:
         """Plays one conversation; one record per turn."""
         session = self.session()
+        # ``uploads`` may list every file the conversation uses: the ones a turn attaches are
+        # uploaded with that turn, the others before the first.
+        attached = {name for turn in conversation["turns"] for name in turn.get("attach") or []}
         for upload in conversation.get("uploads", []):
-            self._upload(session, upload)
+            if upload not in attached:
+                self._upload(session, upload)
         records = []
         for index, turn in enumerate(conversation["turns"]):
             for upload in turn.get("attach") or []:
