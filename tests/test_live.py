@@ -67,6 +67,17 @@ def test_a_resolution_change_keeps_the_track(frame: np.ndarray) -> None:
     assert [f["track"] for f in live.snapshot().faces] == [1]
 
 
+def test_a_face_that_looks_away_and_back_is_face_1_again(frame: np.ndarray, coffee: np.ndarray) -> None:
+    clock = Clock()
+    live = LiveAnalyzer(clock=clock)
+    live.process(frame)
+    clock.t = 0.5
+    live.process(np.ascontiguousarray(coffee[:480, :640]))  # nobody in view ...
+    clock.t = 3.0  # ... for longer than a track waits
+    live.process(frame)
+    assert [f["track"] for f in live.snapshot().faces] == [1]
+
+
 def test_callback_keeps_timing_and_size(frame: np.ndarray) -> None:
     live = LiveAnalyzer()
     incoming = av.VideoFrame.from_ndarray(frame, format="rgb24")

@@ -231,6 +231,16 @@ def test_tracker_ends_lost_tracks_and_starts_new_ones():
     assert tracker.update([_box(400, 100)], 2.0) == [1]
 
 
+def test_a_live_tracker_gives_a_returning_face_the_lowest_free_number():
+    tracker = FaceTracker(max_missed_s=0.5, reuse_ids=True)
+    assert tracker.update([_box(100, 100), _box(400, 100)], 0.0) == [1, 2]
+    assert tracker.update([_box(400, 100)], 1.0) == [2]  # face 1 looked away too long
+    assert tracker.update([_box(400, 100), _box(100, 100)], 1.2) == [2, 1]
+    assert tracker.started == [1]
+    assert tracker.update([_box(100, 100)], 3.0) == [1]  # alone again after a long gap: face 1
+    assert tracker.started == [1]
+
+
 def test_smoother_ignores_a_flicker_and_follows_a_change():
     smoother = EmotionSmoother(tau_s=0.5)
     happy, sad = np.array([0.9, 0.1]), np.array([0.1, 0.9])

@@ -26,6 +26,7 @@ import numpy as np
 
 from tools.errors import FaceAgentError
 from tools.palette import emotion_colour, text_colour
+from tools.tracking import FaceTracker
 from tools.video import FrameAnalyzer, FrameResult
 
 __all__ = ["LiveAnalyzer", "LiveSnapshot", "LIVE_DETECT_SIDE"]
@@ -76,6 +77,8 @@ class LiveAnalyzer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.analyzer = FrameAnalyzer(classifier, detect_side=detect_side, smooth_s=smooth_s)
+        # A person who looks away and back is "face 1" again, not face 2, 3 ...
+        self.analyzer.tracker = FaceTracker(reuse_ids=True)
         self.labels = self.analyzer.labels
         self.heatmap = heatmap
         self.heatmap_every_s = heatmap_every_s

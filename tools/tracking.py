@@ -58,13 +58,18 @@ class FaceTracker:
     Args:
         max_missed_s: how long a track waits for its face to come back.
         max_distance: the farthest (in face sizes) a face may be from its prediction to match.
+        reuse_ids: a new track takes the smallest id no live track holds (a live view, where a
+            person who looks away and back should stay "face 1"); otherwise ids are never reused
+            (a video's timeline, where an id is one stretch of one face).
     """
 
-    def __init__(self, max_missed_s: float = 1.0, max_distance: float = 1.5) -> None:
+    def __init__(self, max_missed_s: float = 1.0, max_distance: float = 1.5, reuse_ids: bool = False) -> None:
         self.max_missed_s = max_missed_s
         self.max_distance = max_distance
+        self.reuse_ids = reuse_ids
         self._tracks: list[_Track] = []
         self._next = 1
+        self.started: list[int] = []  # the ids the last update gave to new tracks
 
     def reset(self) -> None:
         """Forgets every track (ids start again from 1)."""
@@ -82,6 +87,7 @@ class FaceTracker:
         self._tracks = [tr for tr in self._tracks if t - tr.t <= self.max_missed_s]
         dets = [np.asarray(b, dtype=np.float64) for b in boxes]
         ids = [0] * len(dets)
+        self.started = []
         if self._tracks and dets:
             cost = np.full((len(self._tracks), len(dets)), 1e6)
             for i, track in enumerate(self._tracks):
@@ -106,10 +112,16 @@ class FaceTracker:
                 ids[j] = track.id
         for j, det in enumerate(dets):
             if ids[j] == 0:
-                self._tracks.append(_Track(self._next, det, t))
-                ids[j] = self._next
-                self._next += 1
+                new_id = self._free_id() if self.reuse_ids else self._next
+                self._tracks.append(_Track(new_id, det, t))
+                ids[j] = new_id
+                self.started.append(new_id)
+                self._next = max(self._next, new_id + 1)
         return ids
+
+    def _free_id(self) -> int:
+        taken = {track.id for track in self._tracks}
+        return next(n for n in range(1, len(taken) + 2) if n not in taken)
 
 
 class EmotionSmoother:
@@ -126,6 +138,10 @@ class EmotionSmoother:
     def reset(self) -> None:
         """Forgets every track."""
         self._state.clear()
+
+    def forget(self, track: int) -> None:
+        """Forgets one track (its id now names a new face)."""
+        self._state.pop(track, None)
 
     def update(self, track: int, probs: np.ndarray, t: float) -> np.ndarray:
         """The smoothed probabilities of ``track`` after a reading ``probs`` at ``t`` seconds."""

@@ -762,6 +762,8 @@ class FrameAnalyzer:
         faces = self.detect(rgb)
         probs = self.classify(rgb, faces)
         ids = self.tracker.update([f.box for f in faces], t)
+        for track in self.tracker.started:
+            self.smoother.forget(track)
         readings = []
         for face, p, track in zip(faces, probs, ids):
             smoothed = self.smoother.update(track, p, t)
