@@ -246,8 +246,9 @@ def test_upload_ask_and_answer_in_chromium(browser, app_url: str, tmp_path: Path
         "data:",
         "blob:",
         "chrome:",
+        "chrome-untrusted:",
         "about:",
-    )  # chrome: = its own UI
+    )  # chrome: and chrome-untrusted: = its own UI (the new-tab page)
     assert [url for url in urls if not url.startswith(local)] == []
 
 

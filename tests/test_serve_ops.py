@@ -250,7 +250,8 @@ def test_docs_render_offline(server, offline_chromium):
     wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "body"), "Emotion of every face"))
     assert "Facial emotion tools" in driver.find_element(By.TAG_NAME, "h1").text
 
-    # Every script, style, font and image came from the server (chrome: is the browser's own UI).
-    local = (url, "data:", "blob:", "about:", "chrome:")
+    # Every script, style, font and image came from the server (chrome: and chrome-untrusted: are the
+    # browser's own UI).
+    local = (url, "data:", "blob:", "about:", "chrome:", "chrome-untrusted:")
     outside = [u for u in _sent_urls(driver) if not u.startswith(local)]
     assert not outside, outside
