@@ -18,7 +18,9 @@
   disagreement is said in the answer.
 
 Questions about the emotion itself ("what is she feeling?", "is he angry?") go to the emotion
-classifier whichever backend is set (``backend="classifier"`` on the answer).
+classifier whichever backend is set (``backend="classifier"`` on the answer). Questions this product
+does not answer about anyone (age, gender, origin, identity, looks, lying, health, personality,
+intentions: ``tools.boundaries``) are declined before any backend sees them (``backend="policy"``).
 
 Question understanding is deterministic: keyword patterns with synonyms pick the topic (the feature
 mentioned first wins), a leading auxiliary verb ("is", "are", "does" ...) makes it a yes/no
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from tools import boundaries
 from tools import geometry as geo
 from tools.analysis import AnalysisCache, ImageRecord, default_cache
 from tools.blip import BLIP_DOWNLOAD_SIZE, DEFAULT_BLIP_MODEL, BlipVQA, blip_weights_present, is_local_source
@@ -90,7 +93,9 @@ class Answer:
         backend: ``geometry``, ``blip`` or ``classifier``.
         evidence: what the answer rests on: the measurements and states (geometry), the raw model
             answer (blip) or the class probabilities (classifier).
-        in_scope: False when the backend cannot tell (geometry asked about hair, glasses, age ...).
+        in_scope: False when the backend cannot tell (geometry asked about hair, glasses ...) or the
+            question was declined.
+        declined: the ``tools.boundaries`` category of a declined question (age, identity ...), or None.
         face_index: the face answered about: its place in the list of faces (0 = most prominent).
         number: that face's number as people see it (reading order, from 1).
     """
@@ -102,6 +107,7 @@ class Answer:
     in_scope: bool = True
     face_index: int = 0
     number: int = 1
+    declined: str | None = None
 
     @property
     def short(self) -> str:
@@ -132,6 +138,7 @@ class Answer:
             "evidence": _plain(self.evidence),
             "in_scope": self.in_scope,
             "face": self.number,
+            "declined": self.declined,
         }
 
 
@@ -774,6 +781,10 @@ class FaceQA:
             InvalidImageError, NoFaceError, ModelUnavailableError.
         """
         question = _check_question(question)
+        crossed = boundaries.check(question)
+        if crossed is not None:  # declined whatever the backend: BLIP would answer "how old is she?"
+            evidence = {"boundary": crossed.to_dict()}
+            return Answer(question, crossed.text(), "policy", evidence, False, 0, face or 1, crossed.category)
         record = self.cache.get(image)
         index, number = _face_of(record, face)
         intent = parse_question(question)

@@ -222,6 +222,7 @@ class AnswerOut(_Open):
     short: str | None = None
     backend: str
     in_scope: bool = True
+    declined: str | None = None  # tools.boundaries category when the question was declined
 
 
 class FaceLocationOut(_Open):

@@ -366,6 +366,8 @@ class FaceService:
     def ask(self, image: Any, question: str, face: int | None = None) -> ToolOutput:
         """Answers a question about the visible state of one face (the most prominent when None)."""
         answer = self.load()._qa.ask(image, question, face=face)
+        if answer.declined:  # tools.boundaries: the same decline on every surface
+            return ToolOutput(f"Declined ({answer.declined}): {answer.text}", answer.to_dict())
         note = "" if answer.in_scope else " (outside what this answerer can judge reliably)"
         return ToolOutput(f"face {answer.number}: {answer.text}{note} [{answer.backend}]", answer.to_dict())
 
