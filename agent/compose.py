@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from agent.discourse import names_list
 from agent.results import ToolResult
 from agent.understanding.rules import Request
 from tools import boundaries
@@ -1021,6 +1022,9 @@ def _videos_lead(videos: Sequence[ToolResult], request: Request | None) -> str:
     parts = ", ".join(f"{v} {_pct(peaks[v])}" for v in ranked)
     if max(peaks.values()) - min(peaks.values()) < 0.03:
         return f"About the same: at their most {name}, the faces read {name} at {parts}."
+    tied = [v for v in ranked if peaks[ranked[0]] - peaks[v] < 0.03]
+    if len(tied) > 1:  # the top ones tie: say so, then who trails
+        return f"{names_list([f'**{v}**' for v in tied])} tie: at their most {name}, {parts}."
     return f"**{ranked[0]}** looks {_comparative_word(emotion)}: at their most {name}, {parts}."
 
 

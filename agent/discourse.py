@@ -163,7 +163,9 @@ class Conversation:
                 if found:
                     _, kind, ident, _ = max(found)
                     if kind == "image":
-                        conv.focus, conv.focus_video, conv.face = [ident], None, None
+                        # photos attached together are looked at together ("give me each one's emotion")
+                        together = [i for _, k, i, _ in sorted(found) if k == "image"]
+                        conv.focus, conv.focus_video, conv.face = together, None, None
                     else:
                         conv.focus_video = ident
                 if index != last_human:
@@ -470,6 +472,29 @@ def _by_content(req: Request, conv: Conversation, ids: list[str], out: Resolutio
     return None
 
 
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}
+_COUNTED_RE = re.compile(
+    r"\b(?:which|who|any|none|each|one)\s+of\s+(?:the|these|those|them|all|my)\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
+    r"|\ball\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
+    r"|\b(?:the|these|those|my)\s+(two|three|four|five|six|[2-6])\s+(?:photos|pictures|pics|images|portraits|shots|uploads)\b",
+    re.IGNORECASE,
+)
+
+
+_THIS_OTHER_RE = re.compile(r"\bth(?:is|e\s+new)\s+other\b", re.IGNORECASE)
+
+
+def _single_faces(conv: Conversation, ids: list[str], default: list[str], req: Request) -> bool:
+    """Every photo has one face (a new upload not looked at yet counts when "this other ..." names it)."""
+    if req.face is None or _faces_named(req):
+        return False
+    counts = [conv.count(i) for i in ids]
+    unknown = [i for i, c in zip(ids, counts) if c is None]
+    if any(c is not None and c != 1 for c in counts):
+        return False
+    return not unknown or (unknown == default[-1:] and _THIS_OTHER_RE.search(req.text) is not None)
+
+
 def resolve_images(req: Request, conv: Conversation, out: Resolution) -> list[str] | None:
     """The photos a request is about (None: ``out.reply`` says why it cannot be answered)."""
     ids = conv.uploads or list(conv.images)
@@ -478,6 +503,28 @@ def resolve_images(req: Request, conv: Conversation, out: Resolution) -> list[st
     if len(default) > 1 and (isinstance(req.face, int) or req.face in POSITIONS or " from " in str(req.face)):
         # "the person on the left" after comparing photos: the photo where there is a left
         default = [i for i in default if (conv.count(i) or 0) > 1][:1] or default[-1:]
+    if len(ids) > 1 and not req.image_refs and _single_faces(conv, ids, default, req):
+        # one face per photo: "this other man ... like the first one", "the second man" name photos
+        wanted = list(default) if _THIS_OTHER_RE.search(req.text) else []
+        if isinstance(req.face, int) and req.face <= len(ids):
+            wanted.append(ids[req.face - 1])
+        elif req.face == "other" and not wanted:
+            wanted = [i for i in ids if i not in default][-1:]
+        generic = re.search(
+            r"\bthe\s+(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last)\s+one\b", req.text, re.I
+        )
+        if generic and wanted:
+            word = generic.group(1).lower()
+            index = (
+                len(ids) if word == "last" else _VIDEO_ORDINALS.get(word, {"fifth": 5, "5th": 5}.get(word, 0))
+            )
+            if 1 <= index <= len(ids):
+                wanted.insert(0, ids[index - 1])
+        if wanted:
+            req.face, req.generic_one = None, None
+            if len(set(wanted)) > 1:
+                req.compare = True
+            return [i for i in everything if i in wanted]
     chosen: list[str] = []
     for ref in req.image_refs:
         resolved = _resolve_ref(
@@ -494,7 +541,13 @@ def resolve_images(req: Request, conv: Conversation, out: Resolution) -> list[st
     if content is not None:
         return content
     said = pronoun_of(req.text)
-    if said and len(default) == 1 and conv.pronouns.get(default[0], said) != said and not req.image_refs:
+    if (
+        said
+        and len(default) == 1
+        and conv.pronouns.get(default[0], said) != said
+        and not req.image_refs
+        and (conv.count(default[0]) or 0) <= 1  # in a group, "he" can be one of its faces
+    ):
         # "is his head tilted?" after talking about her: the photo the user called "him"
         others = [i for i in ids if conv.pronouns.get(i) == said]
         if len(others) == 1:
@@ -510,6 +563,20 @@ def resolve_images(req: Request, conv: Conversation, out: Resolution) -> list[st
             out.calls = [("classify_emotion", {"image_id": i}) for i in missing]
             return candidates
         return [max(candidates, key=lambda i: scores[i].get(emotion, 0.0))]
+    counted = _COUNTED_RE.search(req.text)
+    if counted and len(ids) > 1:
+        n = _NUMBER_WORDS.get(next(g for g in counted.groups() if g).lower())
+        if n == len(ids) and not (len(default) == 1 and conv.count(default[0]) == n):
+            return ids  # "which of the four ...?" with four photos: all of them
+    if req.generic_many and len(ids) > 1 and not _faces_named(req):
+        # "compare the first and the third" among several photos: the photos in that order
+        many: list[str] = []
+        for ref in req.generic_many:
+            resolved = _resolve_ref(ref, ids, default, conv, out, req)
+            if resolved is None:
+                return None
+            many.extend(i for i in resolved if i not in many)
+        return [i for i in everything if i in many]
     if req.generic_one is not None and len(ids) > 1:
         return _resolve_ref(req.generic_one, ids, default, conv, out, req)
     if req.image == "all" and req.count:
@@ -529,7 +596,7 @@ _VIDEO_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd
 _VIDEO_NOUN = r"(?:videos?|clips?|recordings?|movies?|films?|vids?|footage)"
 _VIDEO_REF_RE = re.compile(
     rf"\b(?:the\s+)?(?P<word>first|1st|second|2nd|third|3rd|fourth|4th|last|latest|newest|new|other|previous|earlier)\s+(?:one\s+)?{_VIDEO_NOUN}\b"
-    rf"|\b(?:the\s+)?(?:first|1st)\s+(?P<n>two|three|2|3)\s+{_VIDEO_NOUN}\b|\b(?P<both>both|all(?:\s+the)?|the\s+two)\s+{_VIDEO_NOUN}\b"
+    rf"|\b(?:the\s+)?(?:first|1st)\s+(?P<n>two|three|2|3)\s+{_VIDEO_NOUN}\b|\b(?P<both>both|all(?:\s+(?:the|my|these|those|of\s+the))?(?:\s+(?:two|three|four|\d))?|(?:the|these|those|my)\s+(?:two|three|four|\d))\s+{_VIDEO_NOUN}\b"
     rf"|\b{_VIDEO_NOUN}\s*(?:#|no\.?|number)?\s*(?P<num>\d)\b|\b(?P<id>vid\d+)\b",
     re.IGNORECASE,
 )

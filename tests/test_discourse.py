@@ -77,6 +77,19 @@ def test_a_person_named_by_appearance_is_asked_about_then_the_number_answers() -
     assert plan_turn(messages).calls == [(C, {"image_id": "img1", "face": 1})]
 
 
+def test_a_number_with_a_hedge_answers_the_waiting_question() -> None:
+    assert understand("1 i think").face == 1 and understand("3 probably").face == 3
+    assert understand("Participant 2 is looking down. Can you still get a reading off her?").face == 2
+
+
+def test_thanks_after_an_answer_runs_nothing_again() -> None:
+    images = {"img1": "friends.jpg"}
+    messages = [_system(images), *_faces_turn("img1", FIVE, say=attachment_note("img1", "friends.jpg"))]
+    messages += [AIMessage("5 faces."), HumanMessage("ok cool ty")]
+    plan = plan_turn(messages)
+    assert plan.calls == [] and plan.reply
+
+
 def test_a_single_face_needs_no_question() -> None:
     images = {"img1": "me.jpg"}
     messages = [_system(images), *_faces_turn("img1", FIVE[:1], say=attachment_note("img1", "me.jpg"))]
@@ -95,6 +108,27 @@ def test_photos_by_content() -> None:
     assert {a["image_id"] for _, a in plan.calls} == {"img2"}
     plan = plan_turn([*messages, HumanMessage("and the one without a face?")])
     assert {a["image_id"] for _, a in plan.calls} == {"img3"}
+
+
+def test_photos_attached_together_by_ordinal_count_and_emotion_named_file() -> None:
+    images = {"img1": "happy.jpg", "img2": "angry.jpg", "img3": "surprised.jpg", "img4": "disgust.jpg"}
+    notes = "\n".join(attachment_note(i, n) for i, n in images.items())
+    messages = [
+        _system(images),
+        HumanMessage(notes + "\nFour portraits. Give me the emotion for each one please."),
+    ]
+    assert {a["image_id"] for _, a in plan_turn(messages).calls} == set(images)
+    messages[-1] = HumanMessage(notes + "\nwhat is she feeling?")  # one face asked about: the latest
+    assert [a["image_id"] for _, a in plan_turn(messages).calls] == ["img4"]
+    messages = [_system(images), HumanMessage(notes)]
+    for say, wanted in (
+        ("compare the first and the third", {"img1", "img3"}),
+        ("which of the four has raised eyebrows?", set(images)),
+        ("give me a full description of the face in the disgust photo", {"img4"}),
+        ("compare the anger and disgust photos", {"img2", "img4"}),
+    ):
+        plan = plan_turn([*messages, AIMessage("..."), HumanMessage(say)])
+        assert {a["image_id"] for _, a in plan.calls} == wanted, say
 
 
 def test_a_pronoun_goes_back_to_the_photo_talked_about_that_way() -> None:
@@ -154,6 +188,13 @@ def test_videos_by_name_and_ordinal_and_frames_are_not_photos() -> None:
     ]
     conv = Conversation.read(messages, {"img1": "clip.mov at 0:05"})
     assert conv.frames == {"img1": ("vid1", 5.0)} and conv.uploads == [] and conv.focus == ["img1"]
+    plan = plan_turn([*messages, HumanMessage("which of the three videos has the happiest moment?")])
+    assert [a["video_id"] for _, a in plan.calls] == ["vid1", "vid2", "vid3"]
+    # a video sent while a frame is the focus is what the message is about
+    new = {**videos, "vid4": "take2.mp4"}
+    messages[0] = _system({"img1": "clip.mov at 0:05"}, new)
+    plan = plan_turn([*messages, HumanMessage(video_note("vid4", "take2.mp4") + "\ncan you read this one?")])
+    assert plan.calls == [("analyze_video", {"video_id": "vid4", "focus": "summary"})]
 
 
 def test_a_declined_monitoring_request_binds_that_video_only() -> None:

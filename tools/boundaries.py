@@ -177,17 +177,24 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(r"""
         (?=.*\b(?:employees?|staff|workers?|agents?|colleagues?|co-?workers?|team(?:'s)?|workplace|office|call\s+cent(?:er|re)
               |candidates?|applicants?|interview(?:s|ee|ees)?|hiring|recruit\w*|HR\b|job\s+(?:interview|applicants?)|CV\b|résumé|resume
-              |students?|pupils?|class(?:room)?\b|schools?|lessons?|exams?|lectures?|kids\s+in\s+(?:the\s+)?class|standups?|meetings?)\b)
-        (?=.*\b(?:monitor\w*|track\w*|flag\w*|score\w*|rate|rating|screen\w*|surveil\w*|watch\w*|detect\w*|spot\w*|tell\s+me\s+which
-              |which\s+(?:of\s+)?(?:my\s+)?(?:students?|pupils?|kids|employees?|agents?|staff)|report\w*|engagement|engaged|bored|stressed
-              |nervous|mood|emotions?|enthusias\w*|attention|paying\s+attention|confident|lied|lying|webcams?|cameras?|hook\w*\s+it\s+up)\b)
+              |students?|pupils?|class(?:room)?\b|schools?|lessons?|exams?|lectures?|kids\s+in\s+(?:the\s+)?class|standups?|meetings?
+              |all-?hands)\b)
+        (?=.*\b(?:monitor\w*|track\w*|flag\w*|score\w*|rate|rating|grade|grading|screen\w*|surveil\w*|watch\w*|detect\w*|spot\w*
+              |measur\w*|tell\s+me\s+which|which\s+(?:of\s+)?(?:my\s+)?(?:students?|pupils?|kids|employees?|agents?|staff)|report\w*
+              |see\s+who(?:'s|\s+is)|find\s+out\s+who|who(?:'s|\s+is|\s+was|\s+wasn't)\s+(?:not\s+)?(?:bored|listening|paying|engaged|stressed|nervous|lying)
+              |webcams?|cameras?|recordings?|footage|hook\w*\s+it\s+up|point\s+it\s+at|run(?:ning)?\s+(?:it|this)\s+on|use\s+(?:it|this)\s+(?:on|in|for|to)
+              |hire|hiring\s+(?:panel|decision)|performance\s+review)\b)
+        (?=.*\b(?:engagement|engaged|bored|boredom|stressed|nervous|mood|emotions?|enthusias\w*|attenti\w*|listening|confident|lied|lying
+              |motivat\w*|unmotivated|expressions?|smil\w*|happy|unhappy|feel\w*|hire|fit|performance|monitor\w*|surveil\w*|track\w*|flag\w*)\b)
         """),
     ),
     (
         "code",
         _rx(r"""
         \bwrite\s+(?:me\s+|us\s+)?(?:a\s+|an\s+|some\s+|the\s+)?(?:[\w-]+\s+){0,2}(?:code|script|function|endpoint|program|snippet|class|wrapper|api|app|integration)\b
-        | \bcode\s+(?:this|it|that)\s+up\b | \b(?:give|show)\s+me\s+(?:the\s+|some\s+)?(?:python\s+)?code\b
+        | \bcode\s+(?:this|it|that)\s+up\b | \b(?:give|show|send)\s+me\s+(?:the\s+|some\s+|a\s+)?(?:[\w+#.-]+\s+)?(?:code|script|snippet)\b
+        | \b(?:give|show|send)\s+me\s+(?:some\s+)?(?:python|javascript|js|typescript|java|c\+\+|bash|shell|pytorch)\b
+        | \b(?:code|write)\s+(?:me\s+)?(?:a\s+)?(?:script|program|one-?liner)\b | \b(?:bash|shell|python)\s+one-?liner\b
         | \b(?:implement|build)\s+(?:me\s+)?(?:a\s+|an\s+)?(?:fastapi|flask|django|rest|http)\s+(?:endpoint|api|server|app)\b
         """),
     ),
@@ -195,14 +202,17 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "age",
         _rx(
             r"""
-        \bhow\s+old\b(?!\s+(?:is|was)\s+(?:the|this|your)\s+(?:model|software|app|classifier|network|version|code|dataset|photo|picture|image|tool))
+        \b(?:how|hw|hiw|hoe)\s+old\b(?!\s+(?:is|was)\s+(?:the|this|your)\s+(?:model|software|app|classifier|network|version|code|dataset|photo|picture|image|tool))
         | \bwhat\s+(?:is\s+(?:her|his|their)\s+)?age\b | \bage\s+(?:range|group|bracket|estimate)\b | \b(?:estimate|guess|predict|tell)\w*\s+(?:\w+\s+){0,3}ages?\b
         | \b(?:her|his|their|everyone'?s|each\s+person'?s|the\s+\w+'s)\s+ages?\b | \bold\s+enough\b | \bunder\s*-?\s*age\b | \bminors?\b
-        | \b(?:over|under|above|below)\s+(?:18|21|16|eighteen|twenty[\s-]?one|sixteen)\b | \b\d{1,2}\s*(?:years?\s+old|yo)\b
+        | \b(?:over|under|above|below)\s+(?:18|21|16|eighteen|twenty[\s-]?one|sixteen)\b | \b(?:is|are|looks?|look\s+like|about|around|under|over|at\s+least|older\s+than|younger\s+than)\s+(?:\w+\s+){0,2}\d{1,2}\s*(?:years?\s+old|yo)\b
         | \babout\s+\d{2}\b(?!\s*%) | \bin\s+(?:her|his|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|\d0s)\b
         | \b(?:is|are)\s+"""
             + _PERSON
             + r"""\s+(?:an?\s+)?(?:teen(?:ager)?|adult|minor)\b | \bwho\s+is\s+(?:the\s+)?(?:older|oldest|younger|youngest)\b
+        | \b(?:what|which)\s+year\s+(?:\w+\s+){0,3}born\b | \bwhen\s+was\s+(?:\w+\s+){0,3}born\b | \bbirth\s*(?:year|date)\b | \bdate\s+of\s+birth\b
+        | \b(?:youngest|oldest)\b(?!\s+(?:photo|picture|pic|image|video|clip|file|upload|one\s+of\s+the\s+(?:photos|pictures|videos)))(?=.*\b(?:who|person|people|friends?|girls?|boys?|guys?|women|men|kids?|ladies|lady|man|woman|of\s+(?:them|these|the\s+\w+)|she|he)\b)
+        | \b(?:who|which\s+(?:person|one|girl|boy|guy|woman|man|friend|kid)|which\s+of\s+(?:them|the\s+\w+(?:\s+\w+)?))\b(?:\s+\w+){0,4}\s+(?:is|looks?)\s+(?:the\s+)?(?:youngest|oldest|younger|older)\b
         """
         ),
     ),
@@ -210,7 +220,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "gender",
         _rx(
             r"""
-        \bgenders?\b | \b(?:boy|girl|man|woman|male|female|guy|lady)\s+or\s+(?:a\s+)?(?:boy|girl|man|woman|male|female|guy|lady)\b
+        \bgenders?\b | \b(?:masculine|feminine|manly|girly|effeminate)\b | \b(?:actually|really)\s+(?:all\s+)?(?:women|men|girls|boys)\b | \b(?:boy|girl|man|woman|male|female|guy|lady)\s+or\s+(?:a\s+)?(?:boy|girl|man|woman|male|female|guy|lady)\b
         | \b(?:actually|really|biologically)\s+(?:a\s+)?(?:woman|man|girl|boy|female|male)\b | \btrans(?:gender)?\b | \bnon-?binary\b
         | \b(?:is|are)\s+"""
             + _PERSON
@@ -242,19 +252,30 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "beliefs",
-        _rx(r"""
+        _rx(
+            r"""
         \breligio\w* | \b(?:muslim|christian|jewish|hindu|buddhist|atheist|catholic|sikh)\b | \bgay\b | \blesbian\b | \bbisexual\b
-        | \bsexual(?:ity|\s+orientation)\b | \bqueer\b | \bpolitic\w* | \b(?:liberal|conservative|republican|democrat|left-wing|right-wing)\b
+        | \bsexual(?:ity|\s+orientation)\b | \bqueer\b | \bpolitical\s+(?:views?|leanings?|party|affiliation|beliefs?|opinions?|side|persuasion)\b
+        | \bpolitics\b | \bpolitically\b | \bvote[sd]?\s+for\b
+        | \b(?:is|are)\s+(?!(?:\w+\s+){0,3}(?:head|face|mouth|teeth|back|posture|nose|line|smile|brows?|eyebrows?|hair|neck|photo|picture|image|camera|horizon)\b)(?:\w+\s+){1,4}straight\s*(?:\?|$|or\s+(?:gay|not|bi))
+        | \bstraight\s+or\s+(?:gay|not)\b | \b(?:liberal|conservative|republican|democrat|left-wing|right-wing)\b
         | \bwho\s+(?:did|does|would|will)\s+\w+\s+vote\b
-        """),
+        """
+        ),
     ),
     (
         "identity",
         _rx(r"""
         \bwho\s+(?:is|'s|are)\s+(?:this|that|he|she|it|they|these|those)\b(?!\s+(?:looking|smiling|feeling|happiest|saddest|more|most|less|least))
         | \bwho(?:'s|\s+is)\s+(?:this|that)\s+(?:guy|man|woman|girl|lady|person|boy|dude)\b | \bwhat(?:'s|\s+is)\s+(?:her|his|their|the\s+\w+'s)\s+name\b
-        | \bidentify\s+(?:her|him|them|this\s+person|the\s+person|who|people)\b | \brecogni[sz]e\s+(?:her|him|them|this\s+person|who)\b
-        | \b(?:same|different)\s+(?:person|guy|man|woman|girl|lady|people)\b | \bcelebrit\w* | \blook-?alike\b | \bfamous\s+(?:person|people|actor|actress)\b
+        | \bidentify\s+(?:her|him|them|this\s+person|the\s+person|who|people)\b | \b(?:tell|give)\s+me\s+(?:the\s+|her\s+|his\s+|their\s+)?names?\b
+        | \bname\s+of\s+(?:the|this|that)\s+(?:woman|man|person|girl|boy|guy|lady|people|kid)\b
+        | \bfind\s+(?:other\s+|more\s+)?(?:pictures|photos|images|videos)\s+of\s+(?:her|him|them|this|that)\b | \bon\s+the\s+internet\b | \brecogni[sz]e\s+(?:her|him|them|this\s+person|who)\b
+        | \b(?:same|different)\s+(?:person|guy|man|woman|girl|lady|people)\b
+        | \b(?:are|is)\s+(?:\w+\s+){0,5}(?:sisters|brothers|siblings|twins|related|relatives|cousins|family|mother\s+and\s+(?:daughter|son)|father\s+and\s+(?:son|daughter))\b
+        | \b(?:sisters|brothers|siblings|twins|related|relatives|cousins)\s*\? | \blook\s+alike\b | \bresembl\w*
+        | \bwho\s+(?:she|he|they)\s+(?:is|are|was|were)\b
+        | \brecogni[sz]e\s+(?:any(?:body|one)|some(?:body|one)|any\s+of\s+them|people|faces?\s+here)\b | \bcelebrit\w* | \blook-?alike\b | \bfamous\s+(?:person|people|actor|actress)\b
         | \b(?:instagram|facebook|tiktok|linkedin|twitter|social\s+media|profile)\b(?=.*\b(?:find|search|look\s+up|who)\b)
         | \b(?:find|search|look\s+up)\b(?=.*\b(?:instagram|facebook|tiktok|linkedin|twitter|social\s+media|profile|online)\b)
         | \b(?:find|search|look\s+up)\s+(?:her|him|them|this\s+person)\s+(?:online|on)\b | \bface\s+recognition\s+on\b
@@ -264,15 +285,18 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "attractiveness",
         _rx(r"""
-        \battractive\w* | \bprett(?:y|ier|iest)\b(?!\s+(?:much|sure|good|well|close|happy|sad|clear|high|low|strong|weak|confident)) | \bbeautiful\b | \bbeauty\b
+        \battractive\w* | \bprett(?:ier|iest)\b | \bpretty\b(?=\s*(?:[?.!,;]|$)|\s+(?:or\s+not|or\s+ugly|and\s+(?:young|hot|sexy|cute)|girl|woman|lady|face|one|enough|to\s+(?:you|me)|in\s+(?:this|that|the))) | \bbeautiful\b | \bbeauty\b
         | \bhandsome\w* | \bsexy\b | \bcute(?:st|r)?\b | \bgood[\s-]looking\b | \bugl(?:y|ier|iest)\b | \bgorgeous\b | \bhot(?:ter|test)?\b(?!\s*[-\s]?spots?)(?![\s-]+(?:map|area|region|zone))
-        | \brate\s+(?:\w+\s+){0,3}looks\b | \b(?:her|his|their|each\s+\w+'s)\s+looks\b | \bout\s+of\s+(?:10|ten)\b | \b\d+\s*-\s*10\b | \bdateable\b
+        | \brate\s+(?:\w+\s+){0,3}looks\b | \blook\s+(?:better|worse|nicer|younger|older)\s+(?:if|with|without)\b | \bbetter[\s-]looking\b
+        | \b(?:nice|good|bad|clear|perfect|flawless)\s+skin\b | \bskin\s+(?:is\s+)?(?:nice|good|bad|clear|perfect|flawless)\b
+        | \bshould\s+(?:she|he|they)\s+(?:wear|be\s+wearing|put\s+on)\s+(?:more\s+|less\s+)?make-?up\b | \b(?:her|his|their|each\s+\w+'s)\s+looks\b | \bout\s+of\s+(?:10|ten)\b | \b\d+\s*-\s*10\b | \bdateable\b
         """),
     ),
     (
         "deception",
         _rx(r"""
-        \blying\b | \bliars?\b | \blies\b | \bis\s+(?:that|this|it)\s+(?:smile\s+)?a\s+lie\b | \btell(?:ing)?\s+the\s+truth\b | \btruthful\w*
+        \blying\b | \bliars?\b | \blies\b | \b(?:dis)?honest(?:y)?\s+with\b | \bdishonest\w* | \b(?:in)?sincer\w* | \bguilty\b
+        | \blie[\s-]?detector\w* | \bpolygraph\w* | \bcheating\s+on\b | \bcheats?\s+on\b | \bis\s+(?:that|this|it)\s+(?:smile\s+)?a\s+lie\b | \btell(?:ing)?\s+the\s+truth\b | \btruthful\w*
         | \bhonest(?:ly)?\s+(?:or|person|with)\b | \bdeceiv\w* | \bdeception\b | \bdeceptive\b | \bfaking\b | \bpretending\b
         | \bhiding\s+(?:something|anything|the\s+truth|her\s+feelings|his\s+feelings)\b | \blie\s+detect\w*
         """),
@@ -282,7 +306,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             r"""
         \bdepress(?:ed|ion|ive)\b | \banxiety\s+disorder\b | \b(?:an\s+)?anxiety\s+(?:problem|issues?)\b | \badhd\b | \badd\b(?=\s*\?) | \bautis\w* | \basperger\w*
-        | \bbipolar\b | \bdementia\b | \balzheimer\w* | \bstroke\b | \bschizo\w* | \bpsychopath\w* | \bsociopath\w* | \bnarcissis\w*
+        | \bbipolar\b | \banorexi\w* | \bbulimi\w* | \bdementia\b | \balzheimer\w* | \bstroke\b | \bschizo\w* | \bpsychopath\w* | \bsociopath\w* | \bnarcissis\w*
         | \bmental(?:ly)?\s+(?:ill\w*|health|disorder|condition|problem)\b | \bdisorder\b | \bdiseases?\b | \bdiagnos\w* | \bsymptoms?\b
         | \b(?:is|are|was)\s+"""
             + _PERSON
@@ -318,7 +342,10 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "intentions",
         _rx(r"""
-        \b(?:going|planning|plans?|intend\w*|about)\s+to\s+(?:do|hurt|attack|kill|steal|buy|leave|say|cheat)\b | \bplanning\b | \bintention\w*
+        \b(?:going|planning|plans?|intend\w*|about)\s+to\s+(?:do|hurt|attack|kill|steal|buy|leave|say|cheat|hit|punch|fight|slap|harm|shoot|stab|seduce)\b
+        | \b(?:is|are|was)\s+(?:she|he|they|(?:the\s+)?\w+(?:\s+\w+)?)\s+planning\b(?!\s+(?:a|an|the|my|our)\s+(?:lesson|class|talk|shoot|project|presentation|trip|party))
+        | \bintention\w* | \btrying\s+to\s+(?:seduce|trick|manipulate|scam|steal|hurt|attack|hit|pick\s+up|get\s+with)\b | \bseduc\w*
+        | \bwould\s+(?:she|he|they|this\s+\w+|that\s+\w+)\s+(?:steal|cheat|lie|hurt|attack|rob|betray|kill)\b
         | \bwhat(?:'s|\s+is)\s+(?:she|he|they)\s+(?:planning|going\s+to\s+do|up\s+to)\b | \bdo\s+next\b | \b(?:want|wants|into|like|likes)\s+me\b
         | \bflirt\w* | \bsay\s+yes\b | \bask(?:ed)?\s+(?:her|him|them)\s+out\b | \b(?:likely|going)\s+to\s+buy\b | \bbuy\s+(?:the|our|this)\s+product\b
         | \bpurchas\w* | \bhurt\s+(?:someone|somebody|anyone|people|me)\b
@@ -342,6 +369,13 @@ _ABOUT_THE_PRODUCT = re.compile(
 )
 
 
+# "Is that heatmap faithful, or just pretty?" judges the explanation, not a face.
+_ABOUT_A_PICTURE = re.compile(
+    r"\b(?:heat\s*maps?|maps?|charts?|graphs?|plots?|explanations?|visuali[sz]ations?|overlays?|colou?rs?|cams?)\b",
+    re.IGNORECASE,
+)
+
+
 def check(text: str) -> Boundary | None:
     """The boundary a request crosses, or None for an ordinary request.
 
@@ -358,6 +392,8 @@ def check(text: str) -> Boundary | None:
     for category, pattern in _PATTERNS:
         if pattern.search(text):
             if category == "personality" and _ABOUT_THE_PRODUCT.search(text):
+                continue
+            if category == "attractiveness" and _ABOUT_A_PICTURE.search(text):
                 continue
             return CATEGORIES[category]
     return None

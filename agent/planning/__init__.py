@@ -54,6 +54,10 @@ _ACT_WORDS = {
     "chat/thanks": "just say thanks",
     "chat/bye": "end here",
 }
+_SEVERAL_RE = re.compile(
+    r"\b(?:each|every|all|both|them|they|these|those|photos|pictures|pics|images|portraits|shots|ones|two|three|four|five|six)\b",
+    re.IGNORECASE,
+)
 _GO_ON_RE = re.compile(
     r"^\W*(?:ok(?:ay)?|yes|yeah|sure|great|then|so)?[\s,!.]*(?:show\s+(?:me|it|one|us)|let'?s\s+see(?:\s+it)?|do\s+it|"
     r"go\s+ahead|yes\s+please|please\s+do|try\s+it)(?:\s+please)?\W*$",
@@ -217,7 +221,9 @@ def plan_turn(
     if not req.intents and WHO_RE.match(text):
         _who(req, history[:-1], label_tuple, names)
     if attached:
-        conv.focus, conv.face, conv.focus_video = [attached[-1]], None, None
+        # photos attached together are the subject together when the message speaks of several
+        together = len(attached) > 1 and _SEVERAL_RE.search(text) is not None
+        conv.focus, conv.face, conv.focus_video = list(attached) if together else attached[-1:], None, None
     available = set(TOOL_NAMES if tools is None else tools)
     ran = [
         (c["name"], dict(c.get("args") or {})) for m in turn if isinstance(m, AIMessage) for c in m.tool_calls
@@ -229,7 +235,9 @@ def plan_turn(
     if req.knowledge and req.knowledge.startswith("emotion:") and conv.images and not topic_of(text):
         # "could it be fear instead?" about a photo: that emotion's score, not its definition
         req.knowledge, req.intents, req.act = None, [CLASSIFY], "analyze"
-    if req.follow_up and not (req.emotions or req.shape or req.knowledge or req.boundary or req.method):
+    if req.follow_up and not (
+        req.emotions or req.shape or req.knowledge or req.boundary or req.method or req.small_talk
+    ):
         _carry_question(req, history[:-1], label_tuple, names)  # "and the first pic, same question"
     if (
         req.knowledge == "accuracy"

@@ -111,14 +111,14 @@ _FEATURE_WORDS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ),
 )
 _GROUP_FEATURE = re.compile(
-    r"\b(?:who|whose|anyone|anybody|everyone|everybody|each|all\s+of\s+them|more\s+people|how\s+many|"
+    r"\b(?:who|whose|anyone|any1|anybody|everyone|every1|everybody|each|all\s+of\s+them|more\s+people|how\s+many|"
     r"which\s+(?:one|person|face|of\s+them|photo|picture|pic|shot))\b|\b(?!best\b)\w+est\b|\bmost\b",
     re.I,
 )
 _FEELING = re.compile(r"\bsmil\w*|\bgrin\w*|\blaugh\w*|\bhapp\w*|\bcheer\w*", re.I)
 _COMPARING = re.compile(
     r"\b(?:who|whose|which|compare|comparing|between|more|most|less|least|bigger|biggest|wider|widest|"
-    r"higher|highest|anyone|anybody|everyone|everybody|each|all)\b|\w+est\b",
+    r"higher|highest|anyone|any1|anybody|everyone|every1|everybody|each|all)\b|\w+est\b",
     re.I,
 )
 
@@ -256,7 +256,12 @@ def intents_for(req: Request, conv: Conversation) -> tuple[list[str], bool]:
     if req.intents:
         return list(req.intents), False
     sure_analysis = req.act == "analyze" and req.confidence >= 0.5 and not req.small_talk
-    inherits = req.has_details or req.follow_up or req.appearance is not None or sure_analysis
+    closing = req.small_talk in ("thanks", "bye", "greeting", "help") and not (
+        req.has_details or req.appearance
+    )
+    inherits = not closing and (
+        req.has_details or req.follow_up or req.appearance is not None or sure_analysis
+    )
     if inherits and conv.last_calls:
         return _inherited(conv), True
     if (req.has_details or req.appearance) and conv.images:

@@ -59,6 +59,8 @@ def plan_video(
     if request is None:
         if attached_videos and not text:
             request = VideoRequest("summary")
+        elif attached_videos and not attached_images and asked <= {CLASSIFY, LOCATE}:
+            request = VideoRequest("summary", video_words=True)  # a message sent with a video is about it
         elif (on_video or named) and LOCATE in asked:
             request = VideoRequest("summary", video_words=True)
         elif on_video and asked and not (asked <= {CLASSIFY}):

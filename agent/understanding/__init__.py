@@ -84,6 +84,24 @@ _NOT_NAMES = frozenset(
 )
 
 
+# A file named after an emotion (angry.jpg) is named in a message with a photo noun: "the anger photo",
+# "the angry and disgust photos"; alone the word is the emotion ("is she angry?").
+_EMOTION_FORMS = {
+    "angry": ("angry", "anger"), "anger": ("angry", "anger"),
+    "disgust": ("disgust", "disgusted", "disgusting"), "disgusted": ("disgust", "disgusted"),
+    "surprise": ("surprise", "surprised"), "surprised": ("surprise", "surprised"),
+    "happy": ("happy", "happiness"), "sad": ("sad", "sadness"), "fear": ("fear", "scared", "fearful"),
+    "scared": ("fear", "scared"), "neutral": ("neutral",),
+}  # fmt: skip
+_PHOTO_NOUN = r"(?:photos?|pics?|pictures?|images?|shots?|portraits?|files?)"
+
+
+def _emotion_named_file(text: str, ident: str, stem: str) -> str:
+    forms = "|".join(_EMOTION_FORMS.get(stem.lower(), (stem,)))
+    listed = r"(?:\s*(?:,|and|&|or|vs\.?|versus)\s*(?:the\s+)?[a-z]+)*"
+    return re.sub(rf"(?<![\w.])(?:{forms})(?={listed}\s+{_PHOTO_NOUN}\b)", ident, text, flags=re.IGNORECASE)
+
+
 def with_ids(text: str, names: Mapping[str, str]) -> str:
     """The text with photos and videos named by file name (with or without the extension) written as
     their ids ("and for astronaut.jpg?" -> "and for img2?"), so the rules read them like any photo
@@ -96,6 +114,8 @@ def with_ids(text: str, names: Mapping[str, str]) -> str:
         stem = name.rsplit(".", 1)[0] if "." in name else ""
         if stem and len(stem) >= 3 and stem.lower() not in _NOT_NAMES and stem.lower() not in EMOTION_WORDS:
             variants += list(dict.fromkeys((stem, stem.replace("_", " "), stem.replace("-", " "))))
+        elif stem and stem.lower() in EMOTION_WORDS:
+            text = _emotion_named_file(text, ident, stem)
         for variant in variants:
             text = re.sub(rf"(?<![\w.]){re.escape(variant)}(?![\w])", ident, text, flags=re.IGNORECASE)
     return text
@@ -153,6 +173,19 @@ _PHRASE_END = re.compile(
     r"she|he|they|whats?|what's|how|why|doing|up\s+with|right|smil\w*|happy|sad|neutral|angry)\b)",
     re.IGNORECASE,
 )
+
+
+_ABOUT_A_FACE = re.compile(
+    r"\b(?:she|he|her|him|his|this\s+(?:one|guy|girl|man|woman|person|face|photo|pic|picture)|the\s+(?:face|photo|pic|picture)|"
+    r"face\s*\d|img\d)\b",
+    re.IGNORECASE,
+)
+
+
+def _SURE_PRODUCT(reading: Interpretation, text: str) -> bool:
+    """A question about the product the classifier is sure of, whose pronouns are not about a face
+    ("vendors claim they can spot a fake smile. can yours?")."""
+    return reading.confidence >= 0.95 and _ABOUT_A_FACE.search(text) is None
 
 
 def _appearance(text: str) -> str | None:
@@ -250,7 +283,7 @@ def _understand(
     if (
         reading.kind == "product"
         and reading.confident
-        and not (personal and rule_intents)
+        and not (personal and rule_intents and not _SURE_PRODUCT(reading, text))
         and not ruled_topic
     ):
         topic = reading.topic

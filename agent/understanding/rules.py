@@ -113,7 +113,9 @@ _ORDINALS = {
     "first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3, "three": 3,
     "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5,
 }  # fmt: skip
-_PERSON = r"(?:face|person|man|woman|guy|girl|lady|boy|kid|child|individual|subject|people)"
+_PERSON = (
+    r"(?:face|person|man|woman|guy|girl|lady|boy|kid|child|individual|subject|participant|respondent|people)"
+)
 _PHOTO = r"(?:photo|photograph|image|picture|pic|upload|shot|snapshot|img)"
 _ORD = r"(?:first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)"
 
@@ -240,12 +242,14 @@ RANK_RE = _rx(r"""
     | \bwho(?:'s|\s+is|\s+looks?|\s+seems?|\s+appears?)\s+(?:the\s+)?(?:more|most|less|least|\w+er|\w+est)\b | \bwho\s+is\s+happier\b
 """)
 EVERYONE_RE = _rx(r"""
-    \beveryone\b | \beverybody\b | \beach\s+(?:face|person|one\s+of\s+them|of\s+them|individual)\b | \bevery\s+(?:face|person|one\s+of\s+them)\b
+    \beveryone\b | \bevery1\b | \beverybody\b | \beach\s+(?:face|person|one\s+of\s+them|of\s+them|individual)\b | \bevery\s+(?:face|person|one\s+of\s+them)\b
     | \ball\s+(?:the\s+)?(?:faces|people|persons)\b | \ball\s+of\s+them\b | \bthey\s+all\b | \bthem\s+all\b | \bboth\s+(?:of\s+them|faces|people|persons)\b
     | \bgroup\s+(?:photo|picture|shot|image)\b | \bwhat\s+(?:are|do|were)\s+they\b | \bhow\s+(?:are|do|were)\s+they\b | \bthese\s+(?:people|faces|persons)\b
     | \bthe\s+(?:people|faces)\b
 """)
-ANYONE_RE = _rx(r"\b(?:anyone|anybody|any\s+(?:of\s+them|face|person|one\s+of\s+them)|someone|somebody)\b")
+ANYONE_RE = _rx(
+    r"\b(?:anyone|any1|anybody|any\s+(?:of\s+them|face|person|one\s+of\s+them)|someone|some1|somebody)\b"
+)
 _SMILE_RE = re.compile(r"\b(smiling|smiles?|grinning|laughing|frowning|frowns?|crying)\b", re.IGNORECASE)
 SMILE_RE = _SMILE_RE
 TOTAL_RE = _rx(r"\b(?:in\s+total|altogether|all\s+together|in\s+all|across\s+(?:all|both|the)|overall)\b")
@@ -299,7 +303,7 @@ PERSONAL_RE = re.compile(
     r"img\d|in\s+the\s+(?:photo|picture|image|pic|video|clip)|that\s+(?:photo|video))",
     re.IGNORECASE,
 )
-_WHO = r"(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|gal|fella|child|blonde?|brunette|redhead|officer|soldier|chap|bloke)"
+_WHO = r"(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|gal|fella|child|blonde?|brunette|redhead|officer|soldier|chap|bloke|lad|lass|fellow|teen|teenager)"
 _NOT_LOOKS = (
     r"(?!\s+(?:the\s+|a\s+)?(?:middle|left|right|front|back|top|bottom|corner|cent(?:er|re)|first|second|third|last|other|"
     r"photo|picture|image|pic|shot|video|clip|foreground|background|group|row|most|least|more|less|biggest|widest|largest|"
@@ -314,7 +318,7 @@ APPEARANCE_RE = re.compile(
     r"|\b(?:the|that)\s+(?:curly|curly[\s-]haired|blonde?|brunette|bald|bearded|ginger|red[\s-]?haired|redheaded|dark[\s-]haired|"
     r"long[\s-]haired|short[\s-]haired|gr[ae]y[\s-]haired|white[\s-]haired|black[\s-]haired|tall|short|tattooed|masked|pouting|"
     r"skinny|chubby|pale|tanned)\s*(?:\w+\s+)?(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|chick)\b"
-    r"|\b(?:guy|man|woman|girl|lady|boy|kid|person|one|dude)\s+(?:in|wearing|with|w/|w)\s+(?:the\s+|a\s+|an\s+)?(?:\w+[\s-]+){0,2}"
+    r"|\b(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|lad|lass|fellow|teen)\s+(?:in|wearing|with|w/|w)\s+(?:the\s+|a\s+|an\s+)?(?:\w+[\s-]+){0,2}"
     r"(?:dress|shirt|t-?shirt|tee|top|jacket|hat|cap|glasses|sunglasses|shades|hoodie|uniform|outfit|suit|tie|scarf|bow|beard|"
     r"moustache|mustache|hair|makeup|make-up|paint|necklace|earrings|helmet|coat|sweater|jumper|skirt|blouse|vest|lipstick|"
     r"red|green|blue|black|white|yellow|pink|purple|gr[ae]y|orange|brown|stripes|striped)\b",
@@ -362,6 +366,7 @@ class Request:
         face: a face number (1 = most prominent), ``"other"``, ``"left"`` or ``"right"``, or None.
         image: a photo number, ``"all"``, ``"other"``, ``"latest"``, ``"this"``, an image id, or None.
         generic_one: an ordinal with no noun ("the second one"): photo or face, the planner decides.
+        generic_many: several ordinals with no noun ("compare the first and the third"), in order.
         compare: the user wants the photos compared.
         follow_up: words that continue the last request ("instead", "again", "what about ...").
         emotion_only: the only cue for classify is a named emotion ("what about sadness?").
@@ -405,6 +410,7 @@ class Request:
     face: int | str | None = None
     image: int | str | None = None
     generic_one: int | str | None = None
+    generic_many: list[int | str] = field(default_factory=list)
     compare: bool = False
     follow_up: bool = False
     emotion_only: bool = False
@@ -510,7 +516,7 @@ _NEXT_TO_RE = re.compile(
 )
 _BARE_NUMBER_RE = re.compile(
     r"^\W*(?:(?:it'?s|that'?s|she'?s|he'?s|i\s+mean|the)\s+)?(?:face\s+|number\s+|no\.?\s*|nr\.?\s*|#\s*)?([1-9])(?:st|nd|rd|th)?"
-    r"(?:\s+(?:one|please|pls))?\W*$"
+    r"(?:\s+(?:one|please|pls|i\s+think|i\s+guess|i\s+believe|probably|prob|maybe|perhaps|i'?d\s+say|i\s+reckon|i\s+suppose))*\W*$"
     r"|\b(?:number|no\.|nr\.?|#)\s*([1-9])\b(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b))",
     re.IGNORECASE,
 )
@@ -583,14 +589,14 @@ def _face_emotion(text: str) -> str | None:
 
 _IMAGE_WORDS = {
     "last": "latest", "latest": "latest", "newest": "latest", "new": "latest", "newer": "latest", "most recent": "latest",
-    "previous": "previous", "earlier": "previous", "older": "previous", "old": "previous", "original": 1,
+    "previous": "previous", "earlier": "previous", "prior": "previous", "older": "previous", "old": "previous", "original": 1,
     "other": "other", "this": "this", "that": "this", "current": "this",
 }  # fmt: skip
 _IMAGE_REF_RE = re.compile(
     rf"\bimg(?P<id>\d+)\b|\b{_PHOTO}\s*(?:#|no\.?|number)?\s*(?P<num>\d+)\b"
     rf"|\b(?P<word>{_ORD}|last|latest|newest|newer|new|most\s+recent|previous|earlier|older|old|original|other|this|that|current)"
     rf"\s+{_PHOTO}s?\b"
-    r"|\b(?P<one>this|the\s+(?:new|newer|newest|latest|old|older|previous))\s+one\b",
+    r"|\b(?P<one>this|the\s+(?:new|newer|newest|latest|old|older|previous|earlier|prior))\s+one\b",
     re.IGNORECASE,
 )
 PHOTO_REF_RE = _IMAGE_REF_RE
@@ -618,6 +624,20 @@ def _image_refs(text: str) -> list[int | str]:
 def _image_ref(text: str) -> int | str | None:
     refs = _image_refs(text)
     return refs[0] if refs else None
+
+
+_GENERIC_MANY_RE = re.compile(
+    rf"\bthe\s+(?P<a>{_ORD}|last)(?:\s+one)?\s*(?:and|&|,|vs\.?|versus|with|to|against)\s*(?:the\s+)?(?P<b>{_ORD}|last)\b"
+    r"(?!\s+(?:faces?|persons?|people|girls?|boys?|guys?|wom[ae]n|m[ae]n|ones?\s+from))",
+    re.IGNORECASE,
+)
+
+
+def _generic_many(text: str) -> list[int | str]:
+    m = _GENERIC_MANY_RE.search(text)
+    if not m:
+        return []
+    return [_ORDINALS.get(w.lower()) or "latest" for w in (m.group("a"), m.group("b"))]
 
 
 def _generic_one(text: str) -> int | str | None:
@@ -767,6 +787,9 @@ def parse(text: str, labels: tuple[str, ...] | list[str] | None = None) -> Reque
             req.image_refs.append(ref)
     req.image = req.image_refs[0] if req.image_refs else None
     req.generic_one = _generic_one(text) if req.face is None and req.image is None else None
+    req.generic_many = _generic_many(text) if req.face is None and req.image is None else []
+    if req.generic_many:
+        req.compare = True
     req.everyone = bool(EVERYONE_RE.search(text))
     req.anyone = bool(ANYONE_RE.search(text))
     req.correction = bool(CORRECTION_RE.search(text))

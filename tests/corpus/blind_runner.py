@@ -23,6 +23,7 @@ answered from product knowledge, or clarified runs no analysis of a face it was 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -312,6 +313,8 @@ def route_problems(record: TurnRecord, key: Any) -> list[str]:
             problems.append(f"did not look at {sorted(missing)}")
     if isinstance(key, int | list):
         allowed = set(key) if isinstance(key, list) else {key}
+        if allowed == {1} and wanted_photos and all(_face_count(p) == 1 for p in wanted_photos):
+            allowed.add(None)  # no face named: the photo's only face
         faces = {
             a.get("face")
             for n, a in ran
@@ -326,9 +329,21 @@ def route_problems(record: TurnRecord, key: Any) -> list[str]:
             if n != "classify_emotion" and n in ROUTE_TOOLS.get("feature", set()) | {"explain_prediction"}
         ]
         classified_all = any(n == "classify_emotion" and "face" not in a for n, a in ran)
-        if not classified_all and len({a.get("face") for a in per_face}) < 2:
+        counted = "faces" in routes and any(n == "find_faces" for n, _ in record.calls)
+        if not (classified_all or counted) and len({a.get("face") for a in per_face}) < 2:
             problems.append("not every face was looked at")
     return problems
+
+
+@functools.cache
+def _face_count(upload: str) -> int | None:
+    """How many faces the product finds on an uploaded photo (None for a video or an unknown file)."""
+    name = UPLOADS.get(upload)
+    if name is None or upload.lower().endswith(VIDEO_SUFFIXES):
+        return None
+    from tools.locate import find_faces
+
+    return find_faces(media_bytes(name)).count
 
 
 def score(records: Iterable[TurnRecord], key: dict[str, Any], judgement: dict[str, Any]) -> dict[str, Any]:
