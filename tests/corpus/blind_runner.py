@@ -269,8 +269,9 @@ def route_problems(record: TurnRecord, key: Any) -> list[str]:
 
     Args:
         record: the played turn.
-        key: the face number its ``face`` description means, ``"all"``, or None (one face / no
-            face / not about a face).
+        key: the face number its ``face`` description means, a list of acceptable numbers,
+            ``{"each": [2, 4]}`` (every one of these faces), ``"all"``, or None (one face / no face /
+            not about a face).
     """
     problems: list[str] = []
     ran = [(n, a) for n, a in record.calls if n in ANALYSIS]
@@ -311,7 +312,16 @@ def route_problems(record: TurnRecord, key: Any) -> list[str]:
         missing = wanted_photos - about - {""}
         if missing and ran:
             problems.append(f"did not look at {sorted(missing)}")
-    if isinstance(key, int | list):
+    if isinstance(key, dict) and "each" in key:  # several faces named ("between face 2 and face 4")
+        faces = {
+            a.get("face")
+            for n, a in ran
+            if n in ("classify_emotion", "explain_prediction", "answer_question", "describe_face")
+        }
+        classified_all = any(n == "classify_emotion" and "face" not in a for n, a in ran)
+        if not (set(key["each"]) <= faces or classified_all):
+            problems.append(f"faces {sorted(faces, key=str)} analysed, expected each of {key['each']}")
+    elif isinstance(key, int | list):
         allowed = set(key) if isinstance(key, list) else {key}
         if allowed == {1} and wanted_photos and all(_face_count(p) == 1 for p in wanted_photos):
             allowed.add(None)  # no face named: the photo's only face
