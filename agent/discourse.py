@@ -474,7 +474,7 @@ def _by_content(req: Request, conv: Conversation, ids: list[str], out: Resolutio
 
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}
 _COUNTED_RE = re.compile(
-    r"\b(?:which|who|any|none|each|one)\s+of\s+(?:the|these|those|them|all|my)\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
+    r"\b(?:which|who|any|none|each|one|out)\s+of\s+(?:the|these|those|them|all|my)\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
     r"|\ball\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
     r"|\b(?:the|these|those|my)\s+(two|three|four|five|six|[2-6])\s+(?:photos|pictures|pics|images|portraits|shots|uploads)\b",
     re.IGNORECASE,

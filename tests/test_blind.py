@@ -13,7 +13,8 @@ from tests.corpus.blind_runner import BlindRunner, declined, internal_words, loa
 # the README): turns routed right, sensitive messages declined, ordinary ones declined by mistake.
 REACHED = {
     "b1": {"routed": 97, "sensitive": 63, "ordinary": 0},
-    "b2": {"routed": 124, "sensitive": 73, "ordinary": 0},
+    "b2": {"routed": 125, "sensitive": 73, "ordinary": 0},
+    "b3": {"routed": 132, "sensitive": 63, "ordinary": 0},
 }
 
 

@@ -234,8 +234,9 @@ def test_tracker_ends_lost_tracks_and_starts_new_ones():
 def test_a_live_tracker_gives_a_returning_face_the_lowest_free_number():
     tracker = FaceTracker(max_missed_s=0.5, reuse_ids=True)
     assert tracker.update([_box(100, 100), _box(400, 100)], 0.0) == [1, 2]
-    assert tracker.update([_box(400, 100)], 1.0) == [2]  # face 1 looked away too long
-    assert tracker.update([_box(400, 100), _box(100, 100)], 1.2) == [2, 1]
+    assert tracker.update([_box(400, 100)], 0.4) == [2]
+    assert tracker.update([_box(400, 100)], 0.8) == [2]  # face 1 looked away too long: its track ended
+    assert tracker.update([_box(400, 100), _box(100, 100)], 1.0) == [2, 1]
     assert tracker.started == [1]
     assert tracker.update([_box(100, 100)], 3.0) == [1]  # alone again after a long gap: face 1
     assert tracker.started == [1]

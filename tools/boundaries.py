@@ -141,8 +141,8 @@ CATEGORIES: dict[str, Boundary] = {
         ),
         Boundary(
             "status",
-            "I don't guess someone's job, wealth, class, weight or disability from a face: a face doesn't show "
-            "them, and guessing would only repeat stereotypes.",
+            "I don't guess someone's job, wealth, class, weight, disability or relationship status from a face: "
+            "a face doesn't show them, and guessing would only repeat stereotypes.",
         ),
         Boundary(
             "intentions",
@@ -189,12 +189,20 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         """),
     ),
     (
+        "surveillance",
+        _rx(r"""
+        (?=.*\b(?:job\s+)?(?:applicants?|candidates?|interviewees?)\b|.*\bjob\s+interviews?\b)
+        (?=.*\b(?:nervous|anxious|stressed|confident|engaged|enthusias\w*|motivat\w*|honest|mood|emotions?|feel\w*|happy|
+              unhappy|bored|interested|calm|excited|sincere|hire|hiring)\b)
+        """),
+    ),
+    (
         "code",
         _rx(r"""
         \bwrite\s+(?:me\s+|us\s+)?(?:a\s+|an\s+|some\s+|the\s+)?(?:[\w-]+\s+){0,2}(?:code|script|function|endpoint|program|snippet|class|wrapper|api|app|integration)\b
         | \bcode\s+(?:this|it|that)\s+up\b | \b(?:give|show|send)\s+me\s+(?:the\s+|some\s+|a\s+)?(?:[\w+#.-]+\s+)?(?:code|script|snippet)\b
         | \b(?:give|show|send)\s+me\s+(?:some\s+)?(?:python|javascript|js|typescript|java|c\+\+|bash|shell|pytorch)\b
-        | \b(?:code|write)\s+(?:me\s+)?(?:a\s+)?(?:script|program|one-?liner)\b | \b(?:bash|shell|python)\s+one-?liner\b
+        | \b(?:code|write|generate|create|make)\s+(?:me\s+)?(?:a\s+|an\s+|some\s+)?(?:[\w-]+\s+)?(?:script|program|one-?liner|snippet)\b | \b(?:bash|shell|python)\s+one-?liner\b
         | \b(?:implement|build)\s+(?:me\s+)?(?:a\s+|an\s+)?(?:fastapi|flask|django|rest|http)\s+(?:endpoint|api|server|app)\b
         """),
     ),
@@ -205,7 +213,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         \b(?:how|hw|hiw|hoe)\s+old\b(?!\s+(?:is|was)\s+(?:the|this|your)\s+(?:model|software|app|classifier|network|version|code|dataset|photo|picture|image|tool))
         | \bwhat\s+(?:is\s+(?:her|his|their)\s+)?age\b | \bage\s+(?:range|group|bracket|estimate)\b | \b(?:estimate|guess|predict|tell)\w*\s+(?:\w+\s+){0,3}ages?\b
         | \b(?:her|his|their|everyone'?s|each\s+person'?s|the\s+\w+'s)\s+ages?\b | \bold\s+enough\b | \bunder\s*-?\s*age\b | \bminors?\b
-        | \b(?:over|under|above|below)\s+(?:18|21|16|eighteen|twenty[\s-]?one|sixteen)\b | \b(?:is|are|looks?|look\s+like|about|around|under|over|at\s+least|older\s+than|younger\s+than)\s+(?:\w+\s+){0,2}\d{1,2}\s*(?:years?\s+old|yo)\b
+        | \b(?:over|under|above|below)\s+(?:\d{2}|eighteen|twenty[\s-]?one|sixteen|thirty|forty|fifty|sixty)\b(?!\s*(?:%|percent|per\s+cent|px|pixels|frames|seconds|s\b|mb|kb)) | \b(?:is|are|looks?|look\s+like|about|around|under|over|at\s+least|older\s+than|younger\s+than)\s+(?:\w+\s+){0,2}\d{1,2}\s*(?:years?\s+old|yo)\b
         | \babout\s+\d{2}\b(?!\s*%) | \bin\s+(?:her|his|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|\d0s)\b
         | \b(?:is|are)\s+"""
             + _PERSON
@@ -220,7 +228,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "gender",
         _rx(
             r"""
-        \bgenders?\b | \b(?:masculine|feminine|manly|girly|effeminate)\b | \b(?:actually|really)\s+(?:all\s+)?(?:women|men|girls|boys)\b | \b(?:boy|girl|man|woman|male|female|guy|lady)\s+or\s+(?:a\s+)?(?:boy|girl|man|woman|male|female|guy|lady)\b
+        \bgenders?\b | \bmales?\b(?=.*\bfemales?\b) | \b(?:masculine|feminine|manly|girly|effeminate)\b | \b(?:actually|really)\s+(?:all\s+)?(?:women|men|girls|boys)\b | \b(?:boy|girl|man|woman|male|female|guy|lady)\s+or\s+(?:a\s+)?(?:boy|girl|man|woman|male|female|guy|lady)\b
         | \b(?:actually|really|biologically)\s+(?:a\s+)?(?:woman|man|girl|boy|female|male)\b | \btrans(?:gender)?\b | \bnon-?binary\b
         | \b(?:is|are)\s+"""
             + _PERSON
@@ -275,7 +283,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         | \b(?:are|is)\s+(?:\w+\s+){0,5}(?:sisters|brothers|siblings|twins|related|relatives|cousins|family|mother\s+and\s+(?:daughter|son)|father\s+and\s+(?:son|daughter))\b
         | \b(?:sisters|brothers|siblings|twins|related|relatives|cousins)\s*\? | \blook\s+alike\b | \bresembl\w*
         | \bwho\s+(?:she|he|they)\s+(?:is|are|was|were)\b
-        | \brecogni[sz]e\s+(?:any(?:body|one)|some(?:body|one)|any\s+of\s+them|people|faces?\s+here)\b | \bcelebrit\w* | \blook-?alike\b | \bfamous\s+(?:person|people|actor|actress)\b
+        | \brecogni[sz]e\s+(?:any(?:body|one)|some(?:body|one)|any\s+of\s+them|people|faces?\s+here)\b | \bcelebrit\w* | \bcelebs?\b | \blook\s+up\s+(?:her|his|their|the)\s+names?\b | \blook-?alike\b | \bfamous\s+(?:person|people|actor|actress)\b
         | \b(?:instagram|facebook|tiktok|linkedin|twitter|social\s+media|profile)\b(?=.*\b(?:find|search|look\s+up|who)\b)
         | \b(?:find|search|look\s+up)\b(?=.*\b(?:instagram|facebook|tiktok|linkedin|twitter|social\s+media|profile|online)\b)
         | \b(?:find|search|look\s+up)\s+(?:her|him|them|this\s+person)\s+(?:online|on)\b | \bface\s+recognition\s+on\b
@@ -306,7 +314,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             r"""
         \bdepress(?:ed|ion|ive)\b | \banxiety\s+disorder\b | \b(?:an\s+)?anxiety\s+(?:problem|issues?)\b | \badhd\b | \badd\b(?=\s*\?) | \bautis\w* | \basperger\w*
-        | \bbipolar\b | \banorexi\w* | \bbulimi\w* | \bdementia\b | \balzheimer\w* | \bstroke\b | \bschizo\w* | \bpsychopath\w* | \bsociopath\w* | \bnarcissis\w*
+        | \bbipolar\b | \bpsychos?\b | \bpatients?\b(?=.*\b(?:pain|hurt\w*|suffer\w*|symptoms?|ill|sick|condition)\b) | \banorexi\w* | \bbulimi\w* | \bdementia\b | \balzheimer\w* | \bstroke\b | \bschizo\w* | \bpsychopath\w* | \bsociopath\w* | \bnarcissis\w*
         | \bmental(?:ly)?\s+(?:ill\w*|health|disorder|condition|problem)\b | \bdisorder\b | \bdiseases?\b | \bdiagnos\w* | \bsymptoms?\b
         | \b(?:is|are|was)\s+"""
             + _PERSON
@@ -335,7 +343,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             + r"""\s+(?:rich|wealthy|poor|homeless|broke|fat|overweight|obese|underweight|disabled)\b
         | \b(?:middle|working|upper|lower)[\s-]class\b | \bsocial\s+class\b
         | \bwhat(?:'s|\s+is|\s+does)\s+(?:her|his|their|she|he|they)\s+(?:job|profession|occupation|do\s+for\s+(?:a\s+)?living)\b
-        | \bhow\s+much\s+(?:does|do)\s+(?:she|he|they)\s+(?:weigh|earn|make)\b | \bdisabilit\w* | \bhandicapped\b
+        | \bhow\s+much\s+(?:does|do)\s+(?:she|he|they)\s+(?:weigh|earn|make)\b
+        | \b(?:most|more|least|looks?|is|are)\s+(?:\w+\s+)?(?:single|married|divorced|taken)\b | \bin\s+a\s+relationship\b | \bhas\s+a\s+(?:boy|girl)friend\b | \bdisabilit\w* | \bhandicapped\b
         """
         ),
     ),
@@ -347,7 +356,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         | \bintention\w* | \btrying\s+to\s+(?:seduce|trick|manipulate|scam|steal|hurt|attack|hit|pick\s+up|get\s+with)\b | \bseduc\w*
         | \bwould\s+(?:she|he|they|this\s+\w+|that\s+\w+)\s+(?:steal|cheat|lie|hurt|attack|rob|betray|kill)\b
         | \bwhat(?:'s|\s+is)\s+(?:she|he|they)\s+(?:planning|going\s+to\s+do|up\s+to)\b | \bdo\s+next\b | \b(?:want|wants|into|like|likes)\s+me\b
-        | \bflirt\w* | \bsay\s+yes\b | \bask(?:ed)?\s+(?:her|him|them)\s+out\b | \b(?:likely|going)\s+to\s+buy\b | \bbuy\s+(?:the|our|this)\s+product\b
+        | \bflirt\w* | \bhit\s+on\b | \bsay\s+yes\b | \bask(?:ed)?\s+(?:her|him|them)\s+out\b | \b(?:likely|going)\s+to\s+buy\b | \bbuy\s+(?:the|our|this)\s+product\b
         | \bpurchas\w* | \bhurt\s+(?:someone|somebody|anyone|people|me)\b
         """),
     ),

@@ -40,6 +40,7 @@ from agent.results import message_text
 from agent.understanding import understand
 from agent.understanding.rules import CLASSIFY, DEFAULT_LABELS, EXPLAIN, WHO_RE, Request
 from agent.understanding.topics import topic_of
+from agent.understanding.video import understand_video
 from tools import boundaries
 from tools.lc import TOOL_NAMES
 
@@ -54,6 +55,10 @@ _ACT_WORDS = {
     "chat/thanks": "just say thanks",
     "chat/bye": "end here",
 }
+_THIS_HEATMAP_RE = re.compile(
+    r"\b(?:this|that|the|your|its)\s+(?:particular\s+|specific\s+|one\s+|last\s+)?(?:heat\s*maps?|explanations?|maps?)\b",
+    re.IGNORECASE,
+)
 _SEVERAL_RE = re.compile(
     r"\b(?:each|every|all|both|them|they|these|those|photos|pictures|pics|images|portraits|shots|ones|two|three|four|five|six)\b",
     re.IGNORECASE,
@@ -253,6 +258,13 @@ def plan_turn(
     if req.small_talk == "refuse":
         plan.reply = small_talk_text("refuse", has_media)
         return plan
+    over_time = understand_video(req.text) if conv.videos else None
+    if over_time is not None and over_time.kind in ("timeline", "changes", "peak", "frame"):
+        # "can I export the per-frame data for clip2?" with a video here: the video answers it
+        req.knowledge, req.clarify = None, False
+    if req.knowledge == "faithfulness" and conv.images and _THIS_HEATMAP_RE.search(text):
+        # "is that heatmap faithful, or just pretty?": this heatmap's faithfulness, said in words
+        req.knowledge, req.intents, req.act = None, [EXPLAIN], "analyze"
     if req.knowledge:
         plan.reply = knowledge_answer(req.knowledge, list(labels or DEFAULT_LABELS), model_info)
         return plan

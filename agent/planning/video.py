@@ -11,6 +11,7 @@ for everything else: the photo planner goes on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,12 @@ EXPLAIN_HINT = (
     "A heatmap or a question about the face needs one moment of the video: ask, for example, "
     '"explain the frame at 0:05" or "is the mouth open at 0:03?", and I will take that frame as a photo.'
 )
+
+
+_GENERIC_VIDEO_RE = re.compile(
+    r"\bthe\s+(first|second|third|fourth|1st|2nd|3rd|4th|last|latest)\s+one\b", re.IGNORECASE
+)
+_ORDINAL_WORDS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
 
 def plan_video(
@@ -54,6 +61,20 @@ def plan_video(
         if request is not None and (request.kind in OVER_TIME or request.kind == "frame"):
             focus_video = frame_video  # "how did her mood change?" after a frame: its video
     named = resolve_videos(req.text, conv)
+    generic = _GENERIC_VIDEO_RE.search(req.text)
+    if (
+        not named
+        and generic
+        and request is not None
+        and len(conv.videos) > 1
+        and (request.kind in ("frame", "timeline", "changes", "peak") or not conv.uploads)
+    ):
+        # "and at 5.5s in the first one?" with several videos and no photos: a video by its order
+        ids = list(conv.videos)
+        word = generic.group(1).lower()
+        index = len(ids) if word in ("last", "latest") else _ORDINAL_WORDS.get(word, 0)
+        if 1 <= index <= len(ids):
+            named = [ids[index - 1]]
     on_video = focus_video is not None and not attached_images
     asked = set(req.intents)
     if request is None:

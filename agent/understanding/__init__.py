@@ -285,6 +285,8 @@ def _understand(
         and reading.confident
         and not (personal and rule_intents and not _SURE_PRODUCT(reading, text))
         and not ruled_topic
+        and not isinstance(req.face, int)  # "is face 1 harder to read in profile?": read face 1
+        and not (req.image == "all" and req.follow_up and names)  # "do all photos": the last request on each
     ):
         topic = reading.topic
         if topic == "emotion":
@@ -296,6 +298,17 @@ def _understand(
             req.knowledge = topic
         req.intents, req.questions, req.small_talk = [], [], None
         return req
+    if (
+        reading.kind == "chat"
+        and reading.confident
+        and rule_intents == [CLASSIFY]
+        and reading.confidence >= 0.9
+        and "?" not in text
+        and _ABOUT_A_FACE.search(text) is None
+        and not (req.face or req.image_refs or req.everyone or req.anyone)
+    ):
+        rule_intents = []  # "fair enough! thanks, that was fun": an emotion word, not a request
+        req.intents = []
     if reading.kind == "chat" and reading.confident and not rule_intents and not req.knowledge:
         req.small_talk = reading.topic
         return req

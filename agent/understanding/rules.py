@@ -154,6 +154,7 @@ EXPLAIN_RE = _rx(r"""
     | \bwhat\s+led\b | \bbased\s+on\s+what\b | \bon\s+what\s+basis\b | \bwhat\s+gave\s+(?:it|that|her|him)\s+away\b | \bhighlight
     | \bwhat\s+drove\b | \binterpret | \bvisuali[sz]e | \bshow\s+(?:me\s+)?(?:the\s+|a\s+|your\s+)?(?:map|regions|hot\s*spots?)\b | \bhot\s*spots?\b
     | \bwhat\s+(?:features|cues|clues)\b | \bwhat\s+tells\s+you\b | \bwhat\s+(?:is|was)\s+(?:that|this|it)\s+based\s+on\b
+    | \b(?:get|gets|got|any|much|no|some)\s+(?:of\s+the\s+)?heat\b | \bheat\s+(?:on|in|over|around)\b
 """)
 
 DESCRIBE_RE = _rx(r"""
@@ -163,7 +164,7 @@ DESCRIBE_RE = _rx(r"""
 """)
 
 FEATURE_RE = _rx(r"""
-    \bmouth | \blips?\b | \bteeth\b | \btongue\b | \bsmil(?:e|es|ed|ing)\b | \bgrin(?:s|ning)?\b | \beyes?\b | \beyelids?\b
+    \bmouth | \blips?\b | \bteeths?\b | \btooth\b | \btongue\b | \bsmil(?:e|es|ed|ing)\b | \bgrin(?:s|ning)?\b | \beyes?\b | \beyelids?\b
     | \bblink | \bwink | \bsquint | \b(?:eye)?brows?\b | \bfrown | \bforehead\b | \bjaw\b | \bchin\b | \bhead\b
     | \btilt(?:ed|ing|s)?\b | \bnod | \bgaze | \blooking\s+(?:at|away|up|down|left|right|to|towards?|sideways|straight|into)
     | \bwhere\s+(?:is|are|was)\s+\w+\s+looking\b | \bwhich\s+way\b | \bwhat\s+direction\b | \bfacing\b | \bturned\b | \bpose\b | \bnose\b | \bnostrils\b | \bcheeks?\b | \bwrinkl | \bfurrow | \bpursed\b
@@ -785,6 +786,8 @@ def parse(text: str, labels: tuple[str, ...] | list[str] | None = None) -> Reque
         ref = _ORDINALS.get(word) or _IMAGE_WORDS.get(word)
         if ref is not None and ref not in req.image_refs:
             req.image_refs.append(ref)
+    if len(req.image_refs) == 1 and re.search(r"\bthan\s+(?:the\s+|in\s+)?img\d+\b", text, re.IGNORECASE):
+        req.image_refs.insert(0, "this")  # "happier than the mountain?": this photo against that one
     req.image = req.image_refs[0] if req.image_refs else None
     req.generic_one = _generic_one(text) if req.face is None and req.image is None else None
     req.generic_many = _generic_many(text) if req.face is None and req.image is None else []

@@ -18,6 +18,7 @@ __all__ = [
     "FRAME_RE",
     "MOMENT_RE",
     "TIMELINE_RE",
+    "APPEAR_RE",
     "VIDEO_WORD_RE",
     "VideoRequest",
     "understand_video",
@@ -37,11 +38,18 @@ MOMENT_RE = re.compile(
     re.IGNORECASE,
 )
 VIDEO_WORD_RE = re.compile(
-    r"\b(?:videos?|clips?|footage|movies?|recordings?|films?|vids?|vid\d+|that\s+video)\b", re.IGNORECASE
+    r"\b(?:videos?|clips?|footage|movies?|recordings?|films?|vids?|vid\d+|that\s+video|track(?:ed|ing)|takes?)\b",
+    re.IGNORECASE,
+)
+# A face coming into or leaving the picture: the story of the video says when.
+APPEAR_RE = re.compile(
+    r"\b(?:vanish\w*|disappear\w*|appear\w*|show(?:s|ed)?\s+up|leaves?\s+(?:the\s+)?(?:frame|shot|screen|picture)"
+    r"|(?:comes?|came)\s+(?:in|into\s+(?:the\s+)?(?:frame|shot|view))|out\s+of\s+(?:the\s+)?(?:frame|shot|view)|on\s+screen)\b",
+    re.IGNORECASE,
 )
 TIMELINE_RE = re.compile(
     r"\btime[\s-]*line\b|\bover\s+time\b|\bcharts?\b|\bgraphs?\b|\bplot\b|\bsecond\s+by\s+second\b|\bper\s+second\b"
-    r"|\bcsv\b|\bframe[\s-]+by[\s-]+frame\b|\bper[\s-]+frame\b",
+    r"|\bcsv\b|\bframe[\s-]+by[\s-]+frame\b|\bper[\s-]+frame\b|\bexport\w*\b|\braw\s+(?:numbers|data|figures|values)\b",
     re.IGNORECASE,
 )
 CHANGE_RE = re.compile(
@@ -133,6 +141,8 @@ def understand_video(text: str) -> VideoRequest | None:
         word = "middle" if moment.group("half") else " ".join(found.lower().split())
         at = _MOMENTS.get(word, _MOMENTS.get(word.split()[0], "end"))
         return VideoRequest("frame", at=at, track=track, video_words=video_words)
+    if APPEAR_RE.search(text):
+        return VideoRequest("summary", emotion=emotion, track=track, video_words=True)
     if video_words or EMOTION_CUE_RE.search(text) or emotion:
         return VideoRequest("summary", emotion=emotion, track=track, video_words=video_words)
     return None

@@ -299,8 +299,9 @@ def route_problems(record: TurnRecord, key: Any) -> list[str]:
         analysed = {_about(record, a) for n, a in ran} | {
             (_about(record, a), a.get("face")) for n, a in ran if isinstance(a.get("face"), int)
         }
+        several = key == "all" or (isinstance(key, dict) and "each" in key)
         if len(analysed) < 2 and not (
-            key == "all" and any(n == "classify_emotion" and "face" not in a for n, a in ran)
+            several and any(n == "classify_emotion" and "face" not in a for n, a in ran)
         ):
             problems.append("nothing compared")
     if routes - NO_ANALYSIS - {"clarify"} and not ran and not any(n == "find_faces" for n, _ in record.calls):
