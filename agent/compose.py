@@ -469,6 +469,15 @@ def _group_text(readings: list[_Reading], prefix: str, annotated: bool, paragrap
     return text + (f" {compound}" if compound else "")
 
 
+# "give me the full breakdown for all seven emotions": every score, not the top two
+_EVERY_SCORE_RE = re.compile(
+    r"\b(?:all|every|each)\s+(?:(?:seven|7|the|of\s+the)\s+)*(?:emotions?|scores?|probabilit\w*|percentages?|labels?|classes)\b"
+    r"|\b(?:full|complete|whole|entire)\s+(?:probability\s+)?(?:breakdown|distribution|list|scores?|probabilit\w*)\b"
+    r"|\bbreakdown\b",
+    re.IGNORECASE,
+)
+
+
 def _classify_text(
     artifact: dict,
     request: Request | None,
@@ -510,6 +519,9 @@ def _classify_text(
         if not led:
             for emotion in asked[:2]:
                 line += f" {display_name(emotion).capitalize()} gets {_pct(pred['probs'][emotion])}."
+        if request is not None and _EVERY_SCORE_RE.search(request.text) and len(ranked) > 2:
+            every = ", ".join(f"{display_name(e)} {_pct(p)}" for e, p in ranked)
+            line += f" Every emotion's score: {every}."
         lines.append(line.strip())
     return (prefix + " ".join(lines)).strip()
 
@@ -706,7 +718,30 @@ def _occlusion_lead(results: Sequence[ToolResult], request: Request | None) -> s
     return text
 
 
-def _faces_text(artifact: dict, prefix: str) -> str:
+_SIZE_ASKED_RE = re.compile(
+    r"\b(?:largest|biggest|closest|nearest|smallest|tiniest|furthest|farthest)\b", re.IGNORECASE
+)
+
+
+def _size_lead(artifact: dict, request: Request | None) -> str:
+    """ "Which face is the largest?": the face whose box is largest (or smallest), said first."""
+    faces = [f for f in artifact.get("faces") or [] if len(f.get("box") or []) == 4]
+    asked = _SIZE_ASKED_RE.search(request.text) if request is not None else None
+    if asked is None or len(faces) < 2:
+        return ""
+
+    def area(f: dict) -> float:
+        x0, y0, x1, y1 = f["box"]
+        return float((x1 - x0) * (y1 - y0))
+
+    small = asked.group(0).lower() in ("smallest", "tiniest", "furthest", "farthest")
+    pick = (min if small else max)(faces, key=area)
+    where = _position_words({"position": pick.get("position")})
+    word = "smallest" if small else "largest"
+    return f"The {word} face is **face {int(pick.get('face', 1))}** ({where}). "
+
+
+def _faces_text(artifact: dict, prefix: str, request: Request | None = None) -> str:
     count = int(artifact.get("count", 0))
     if count == 0:
         return (
@@ -727,7 +762,12 @@ def _faces_text(artifact: dict, prefix: str) -> str:
         text = f"face {int(f.get('face', 1))} {where}" + (f", at the {extra[0]}" if extra else "")
         parts.append(text + (f" ({sizes[0]})" if sizes else ""))
     note = " The numbered photo is attached." if artifact.get("annotated_png") else ""
-    return f"{prefix}I can see **{count} faces**: " + ", ".join(parts) + "." + note
+    return (
+        f"{prefix}{_size_lead(artifact, request)}I can see **{count} faces**: "
+        + ", ".join(parts)
+        + "."
+        + note
+    )
 
 
 def _error_text(result: ToolResult, prefix: str, names: Mapping[str, str]) -> str:
@@ -1154,7 +1194,7 @@ def compose_answer(
                 body = f"{body} ({face_words.replace(' (', ', ').rstrip(')')})"
             paragraphs.append(prefix + body)
         elif r.tool == "find_faces":
-            paragraphs.append(_faces_text(r.artifact or {}, prefix))
+            paragraphs.append(_faces_text(r.artifact or {}, prefix, request))
         else:
             paragraphs.append(prefix + r.content)
     if request is not None and request.soft_note:

@@ -421,6 +421,32 @@ def _classify_result(image_id: str, preds: list[dict]) -> ToolResult:
     return ToolResult(C, {"image_id": image_id}, "...", artifact)
 
 
+def test_every_score_when_asked_and_the_largest_face_first() -> None:
+    happy = _pred(1, "happy", (0, 0, 10, 10), {"happy": 0.9, "neutral": 0.06, "sad": 0.04})
+    text = compose_answer(
+        [_classify_result("img1", [happy])], understand("give me the full breakdown of all emotions")
+    )
+    assert "Every emotion's score: happy 90%, neutral 6%, sad 4%." in text
+    assert "Every emotion" not in compose_answer(
+        [_classify_result("img1", [happy])], understand("what is she feeling?")
+    )
+    faces = {
+        "image_id": "img1",
+        "count": 2,
+        "faces": [
+            {"face": 1, "box": [0, 0, 10, 10], "position": "left", "words": ["left"]},
+            {"face": 2, "box": [50, 0, 90, 40], "position": "right", "words": ["right", "largest"]},
+        ],
+    }
+    found = ToolResult("find_faces", {"image_id": "img1"}, "...", faces)
+    assert compose_answer([found], understand("which face is the largest?")).startswith(
+        "The largest face is **face 2**"
+    )
+    assert compose_answer([found], understand("which face is the smallest?")).startswith(
+        "The smallest face is **face 1**"
+    )
+
+
 def test_answers_are_shaped_like_the_question() -> None:
     happy = _pred(1, "happy", (0, 0, 10, 10), {"happy": 0.9, "neutral": 0.06, "sad": 0.04})
     calm = _pred(1, "neutral", (0, 0, 10, 10), {"happy": 0.1, "neutral": 0.8, "sad": 0.1})

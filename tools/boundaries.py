@@ -202,7 +202,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         \bwrite\s+(?:me\s+|us\s+)?(?:a\s+|an\s+|some\s+|the\s+)?(?:[\w-]+\s+){0,2}(?:code|script|function|endpoint|program|snippet|class|wrapper|api|app|integration)\b
         | \bcode\s+(?:this|it|that)\s+up\b | \b(?:give|show|send)\s+me\s+(?:the\s+|some\s+|a\s+)?(?:[\w+#.-]+\s+)?(?:code|script|snippet)\b
         | \b(?:give|show|send)\s+me\s+(?:some\s+)?(?:python|javascript|js|typescript|java|c\+\+|bash|shell|pytorch)\b
-        | \b(?:code|write|generate|create|make)\s+(?:me\s+)?(?:a\s+|an\s+|some\s+)?(?:[\w-]+\s+)?(?:script|program|one-?liner|snippet)\b | \b(?:bash|shell|python)\s+one-?liner\b
+        | \b(?:code|write|generate|create|make)\s+(?:me\s+)?(?:a\s+|an\s+|some\s+)?(?:[\w-]+\s+)?(?:script|program|one-?liner|snippet|notebook)\b | \bjupyter\b | \b(?:bash|shell|python)\s+one-?liner\b
         | \b(?:implement|build)\s+(?:me\s+)?(?:a\s+|an\s+)?(?:fastapi|flask|django|rest|http)\s+(?:endpoint|api|server|app)\b
         """),
     ),
@@ -228,7 +228,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "gender",
         _rx(
             r"""
-        \bgenders?\b | \bmales?\b(?=.*\bfemales?\b) | \b(?:masculine|feminine|manly|girly|effeminate)\b | \b(?:actually|really)\s+(?:all\s+)?(?:women|men|girls|boys)\b | \b(?:boy|girl|man|woman|male|female|guy|lady)\s+or\s+(?:a\s+)?(?:boy|girl|man|woman|male|female|guy|lady)\b
+        \bgenders?\b | \b(?:girls?|boys?|men|women|males?|females?|guys?)\s+(?:vs\.?|versus)\s+(?:girls?|boys?|men|women|males?|females?|guys?)\b
+        | \b(?:how\s+many|count)\s+(?:\w+\s+)?(?:girls?|boys?|men|women|males?|females?)\s+(?:and|or)\s+(?:how\s+many\s+)?(?:girls?|boys?|men|women|males?|females?)\b | \bmales?\b(?=.*\bfemales?\b) | \b(?:masculine|feminine|manly|girly|effeminate)\b | \b(?:actually|really)\s+(?:all\s+)?(?:women|men|girls|boys)\b | \b(?:boy|girl|man|woman|male|female|guy|lady)\s+or\s+(?:a\s+)?(?:boy|girl|man|woman|male|female|guy|lady)\b
         | \b(?:actually|really|biologically)\s+(?:a\s+)?(?:woman|man|girl|boy|female|male)\b | \btrans(?:gender)?\b | \bnon-?binary\b
         | \b(?:is|are)\s+"""
             + _PERSON
@@ -276,7 +277,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(r"""
         \bwho\s+(?:is|'s|are)\s+(?:this|that|he|she|it|they|these|those)\b(?!\s+(?:looking|smiling|feeling|happiest|saddest|more|most|less|least))
         | \bwho(?:'s|\s+is)\s+(?:this|that)\s+(?:guy|man|woman|girl|lady|person|boy|dude)\b | \bwhat(?:'s|\s+is)\s+(?:her|his|their|the\s+\w+'s)\s+name\b
-        | \bidentify\s+(?:her|him|them|this\s+person|the\s+person|who|people)\b | \b(?:tell|give)\s+me\s+(?:the\s+|her\s+|his\s+|their\s+)?names?\b
+        | \bidentify\s+(?:her|him|them|this\s+person|the\s+person|who|people)\b
+        | \bconfirm\s+(?:(?:that\s+)?it'?s|that'?s|this\s+is|if\s+(?:it'?s|this\s+is)|whether\s+(?:it'?s|this\s+is))\s+(?:really\s+)?(?:her|him|them|my|the\s+same)\b | \b(?:tell|give)\s+me\s+(?:the\s+|her\s+|his\s+|their\s+)?names?\b
         | \bname\s+of\s+(?:the|this|that)\s+(?:woman|man|person|girl|boy|guy|lady|people|kid)\b
         | \bfind\s+(?:other\s+|more\s+)?(?:pictures|photos|images|videos)\s+of\s+(?:her|him|them|this|that)\b | \bon\s+the\s+internet\b | \brecogni[sz]e\s+(?:her|him|them|this\s+person|who)\b
         | \b(?:same|different)\s+(?:person|guy|man|woman|girl|lady|people)\b
@@ -303,7 +305,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "deception",
         _rx(r"""
-        \blying\b | \bliars?\b | \blies\b | \b(?:dis)?honest(?:y)?\s+with\b | \bdishonest\w* | \b(?:in)?sincer\w* | \bguilty\b
+        \blying\b(?!\s+(?:in|on|down|around|there|flat|back|under|beside|next|asleep|still|face))\s* | \bliars?\b | \blies\b | \b(?:dis)?honest(?:y)?\s+with\b | \bdishonest\w* | \b(?:in)?sincer\w* | \bguilty\b
         | \blie[\s-]?detector\w* | \bpolygraph\w* | \bcheating\s+on\b | \bcheats?\s+on\b | \bis\s+(?:that|this|it)\s+(?:smile\s+)?a\s+lie\b | \btell(?:ing)?\s+the\s+truth\b | \btruthful\w*
         | \bhonest(?:ly)?\s+(?:or|person|with)\b | \bdeceiv\w* | \bdeception\b | \bdeceptive\b | \bfaking\b | \bpretending\b
         | \bhiding\s+(?:something|anything|the\s+truth|her\s+feelings|his\s+feelings)\b | \blie\s+detect\w*
@@ -357,7 +359,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         | \bwould\s+(?:she|he|they|this\s+\w+|that\s+\w+)\s+(?:steal|cheat|lie|hurt|attack|rob|betray|kill)\b
         | \bwhat(?:'s|\s+is)\s+(?:she|he|they)\s+(?:planning|going\s+to\s+do|up\s+to)\b | \bdo\s+next\b | \b(?:want|wants|into|like|likes)\s+me\b
         | \bflirt\w* | \bhit\s+on\b | \bsay\s+yes\b | \bask(?:ed)?\s+(?:her|him|them)\s+out\b | \b(?:likely|going)\s+to\s+buy\b | \bbuy\s+(?:the|our|this)\s+product\b
-        | \bpurchas\w* | \bhurt\s+(?:someone|somebody|anyone|people|me)\b
+        | \bpurchas\w* | \bmeans?\s+(?:any\s+|no\s+|some\s+)?harm\b | \bharmful\s+intent\w* | \bthreat(?:en\w*)?\s+to\b | \bhurt\s+(?:someone|somebody|anyone|people|me)\b
         """),
     ),
 )

@@ -55,6 +55,11 @@ _ACT_WORDS = {
     "chat/thanks": "just say thanks",
     "chat/bye": "end here",
 }
+_DEMO_RE = re.compile(
+    r"\b(?:drama|demo\w*|demonstrat\w*|example\s+of|teach\w*\s+(?:them|the\s+class|about)|lesson\s+on|"
+    r"what\s+(?:\w+\s+)?(?:surprise|fear|anger|happiness|sadness|disgust|joy|an?\s+\w+\s+face|\w+)\s+looks?\s+like)\b",
+    re.IGNORECASE,
+)
 _THIS_HEATMAP_RE = re.compile(
     r"\b(?:this|that|the|your|its)\s+(?:particular\s+|specific\s+|one\s+|last\s+)?(?:heat\s*maps?|explanations?|maps?)\b",
     re.IGNORECASE,
@@ -274,6 +279,7 @@ def plan_turn(
         and about_declined
         and (req.intents or req.follow_up or req.has_details)
         and not attached
+        and not _DEMO_RE.search(text)  # "for drama class then, show them what surprise looks like"
     ):
         plan.declined = "surveillance"
         plan.reply = (

@@ -41,6 +41,7 @@ from agent.understanding.rules import (
     LOCATE,
     REPORT_RE,
     Request,
+    clauses,
     parse,
 )
 from agent.understanding.topics import emotion_terms, topic_of
@@ -129,6 +130,9 @@ def _merge_intents(req: Request, reading: Interpretation) -> list[str]:
     rule_intents = list(req.intents)
     scores = {INTENT_OF_ASK[a]: p for a, p in reading.ask_scores.items()}
     wanted = [INTENT_OF_ASK[a] for a in reading.asks] or rule_intents
+    if len(clauses(req.text)) > 1 and len(rule_intents) > 1:
+        # several clauses, each asking its own thing ("what is she feeling, why, and is the mouth open?")
+        wanted += [i for i in rule_intents if i not in wanted]
     why = re.match(r"\W*(?:and\s+|so\s+|but\s+)?why\b", req.text, re.I)
     if EXPLAIN in rule_intents and why and ASK not in rule_intents and DESCRIBE not in rule_intents:
         wanted = [
@@ -159,6 +163,14 @@ def _merge_intents(req: Request, reading: Interpretation) -> list[str]:
     if ASK in wanted and rule_intents == [CLASSIFY] and req.shape == "yesno" and (req.anyone or req.everyone):
         if re.search(r"\b(?:smil\w*|grin\w*|laugh\w*|frown\w*|cry\w*)\b", req.text, re.I):
             wanted.remove(ASK)  # "is anyone smiling?" asks for the readings of every face
+    if (
+        CLASSIFY in wanted
+        and rule_intents == [ASK]
+        and len(clauses(req.text)) == 1
+        and not req.emotions
+        and re.search(r"\b(?:frown\w*|smil\w*|grin\w*|pout\w*|squint\w*|blink\w*|smirk\w*)\b", req.text, re.I)
+    ):
+        wanted.remove(CLASSIFY)  # "is he frowning?" asks what the face does: the feature answers it
     ordered = [i for i in rule_intents if i in wanted]
     ordered += [i for i in (CLASSIFY, EXPLAIN, ASK, DESCRIBE, LOCATE) if i in wanted and i not in ordered]
     if ASK in ordered and not req.questions:
@@ -170,7 +182,8 @@ def _merge_intents(req: Request, reading: Interpretation) -> list[str]:
 
 _PHRASE_END = re.compile(
     r"\s*(?:[,.;:!?()]|\s-\s|\b(?:feeling|feel|feels|does|do|did|is|isn't|was|looks?|looking\s+(?:happy|sad|bored|angry)|seems?|"
-    r"she|he|they|whats?|what's|how|why|doing|up\s+with|right|smil\w*|happy|sad|neutral|angry)\b)",
+    r"she|he|they|whats?|what's|how|why|doing|up\s+with|right|smil\w*|happy|sad|neutral|angry|can|could|would|will|"
+    r"u|you|are|has|have|got|in\s+(?:this|the|that)\s+(?:photo|pic|picture|image|group|shot))\b)",
     re.IGNORECASE,
 )
 

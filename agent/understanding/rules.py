@@ -164,7 +164,7 @@ DESCRIBE_RE = _rx(r"""
 """)
 
 FEATURE_RE = _rx(r"""
-    \bmouth | \blips?\b | \bteeths?\b | \btooth\b | \btongue\b | \bsmil(?:e|es|ed|ing)\b | \bgrin(?:s|ning)?\b | \beyes?\b | \beyelids?\b
+    \bmouth | \blips?\b | \bteeths?\b | \btooth\b | \bsmirk\w* | \btongue\b | \bsmil(?:e|es|ed|ing)\b | \bgrin(?:s|ning)?\b | \beyes?\b | \beyelids?\b
     | \bblink | \bwink | \bsquint | \b(?:eye)?brows?\b | \bfrown | \bforehead\b | \bjaw\b | \bchin\b | \bhead\b
     | \btilt(?:ed|ing|s)?\b | \bnod | \bgaze | \blooking\s+(?:at|away|up|down|left|right|to|towards?|sideways|straight|into)
     | \bwhere\s+(?:is|are|was)\s+\w+\s+looking\b | \bwhich\s+way\b | \bwhat\s+direction\b | \bfacing\b | \bturned\b | \bpose\b | \bnose\b | \bnostrils\b | \bcheeks?\b | \bwrinkl | \bfurrow | \bpursed\b
@@ -306,7 +306,7 @@ PERSONAL_RE = re.compile(
 )
 _WHO = r"(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|gal|fella|child|blonde?|brunette|redhead|officer|soldier|chap|bloke|lad|lass|fellow|teen|teenager)"
 _NOT_LOOKS = (
-    r"(?!\s+(?:the\s+|a\s+)?(?:middle|left|right|front|back|top|bottom|corner|cent(?:er|re)|first|second|third|last|other|"
+    r"(?!\s+(?:the\s+|a\s+|this\s+|that\s+|these\s+|our\s+|my\s+)?(?:middle|left|right|front|back|top|bottom|corner|cent(?:er|re)|first|second|third|last|other|"
     r"photo|picture|image|pic|shot|video|clip|foreground|background|group|row|most|least|more|less|biggest|widest|largest|"
     r"smallest|best|highest|lowest|happiest|saddest|angriest|\w+est\b|smil\w*|happ\w*|sad\w*|angr\w*|neutral|surpris\w*|"
     r"scared|afraid|disgust\w*|frown\w*|laugh\w*|cry\w*|grin\w*|look(?:s|ing)?\s+(?:happ|sad|ang|neut|surp|scar|disg|calm|upset)\w*|"
