@@ -472,11 +472,16 @@ def _by_content(req: Request, conv: Conversation, ids: list[str], out: Resolutio
     return None
 
 
+_AGAINST_RE = re.compile(
+    r"\b(?:same|similar|different|differ\w*|compar\w*|than|versus|vs\.?|like|as)\s+(?:\w+\s+){0,3}(?:as\s+|to\s+|with\s+)?the\s+(?:first|second|third|last|other|previous|earlier)\s+one\b",
+    re.IGNORECASE,
+)
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}
 _COUNTED_RE = re.compile(
     r"\b(?:which|who|any|none|each|one|out)\s+of\s+(?:the|these|those|them|all|my)\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
     r"|\ball\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
-    r"|\b(?:the|these|those|my)\s+(two|three|four|five|six|[2-6])\s+(?:photos|pictures|pics|images|portraits|shots|uploads)\b",
+    r"|\b(?:the|these|those|my)\s+(two|three|four|five|six|[2-6])\s+(?:photos|pictures|pics|images|portraits|shots|uploads)\b"
+    r"|\b(?:compare|between|contrast)\s+(?:the|these|those|both)\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))",
     re.IGNORECASE,
 )
 
@@ -578,7 +583,11 @@ def resolve_images(req: Request, conv: Conversation, out: Resolution) -> list[st
             many.extend(i for i in resolved if i not in many)
         return [i for i in everything if i in many]
     if req.generic_one is not None and len(ids) > 1:
-        return _resolve_ref(req.generic_one, ids, default, conv, out, req)
+        resolved = _resolve_ref(req.generic_one, ids, default, conv, out, req)
+        if resolved is not None and _AGAINST_RE.search(req.text):
+            # "same kind of smile as the first one?": that photo against this one
+            return [i for i in everything if i in set(resolved) | set(default)]
+        return resolved
     if req.image == "all" and req.count:
         return ids  # "how many faces altogether?"
     if req.image == "all" or (req.everyone and len(ids) > 1 and not _faces_named(req)):
@@ -593,7 +602,7 @@ def resolve_images(req: Request, conv: Conversation, out: Resolution) -> list[st
 # --- videos --------------------------------------------------------------------------------------
 
 _VIDEO_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
-_VIDEO_NOUN = r"(?:videos?|clips?|recordings?|movies?|films?|vids?|footage)"
+_VIDEO_NOUN = r"(?:videos?|clips?|recordings?|movies?|films?|vids?|footage|takes)"
 _VIDEO_REF_RE = re.compile(
     rf"\b(?:the\s+)?(?P<word>first|1st|second|2nd|third|3rd|fourth|4th|last|latest|newest|new|other|previous|earlier)\s+(?:one\s+)?{_VIDEO_NOUN}\b"
     rf"|\b(?:the\s+)?(?:first|1st)\s+(?P<n>two|three|2|3)\s+{_VIDEO_NOUN}\b|\b(?P<both>both|all(?:\s+(?:the|my|these|those|of\s+the))?(?:\s+(?:two|three|four|\d))?|(?:the|these|those|my)\s+(?:two|three|four|\d))\s+{_VIDEO_NOUN}\b"

@@ -177,6 +177,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(r"""
         (?=.*\b(?:employees?|staff|workers?|agents?|colleagues?|co-?workers?|team(?:'s)?|workplace|office|call\s+cent(?:er|re)
               |candidates?|applicants?|interview(?:s|ee|ees)?|hiring|recruit\w*|HR\b|job\s+(?:interview|applicants?)|CV\b|résumé|resume
+              |bartenders?|waiters?|waitress(?:es)?|cashiers?|drivers?|nurses|cleaners|shifts?|my\s+(?:staff|team|workers|crew)
               |students?|pupils?|class(?:room)?\b|schools?|lessons?|exams?|lectures?|kids\s+in\s+(?:the\s+)?class|standups?|meetings?
               |all-?hands)\b)
         (?=.*\b(?:monitor\w*|track\w*|flag\w*|score\w*|rate|rating|grade|grading|screen\w*|surveil\w*|watch\w*|detect\w*|spot\w*
@@ -214,7 +215,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         | \bwhat\s+(?:is\s+(?:her|his|their)\s+)?age\b | \bage\s+(?:range|group|bracket|estimate)\b | \b(?:estimate|guess|predict|tell)\w*\s+(?:\w+\s+){0,3}ages?\b
         | \b(?:her|his|their|everyone'?s|each\s+person'?s|the\s+\w+'s)\s+ages?\b | \bold\s+enough\b | \bunder\s*-?\s*age\b | \bminors?\b
         | \b(?:over|under|above|below)\s+(?:\d{2}|eighteen|twenty[\s-]?one|sixteen|thirty|forty|fifty|sixty)\b(?!\s*(?:%|percent|per\s+cent|px|pixels|frames|seconds|s\b|mb|kb)) | \b(?:is|are|looks?|look\s+like|about|around|under|over|at\s+least|older\s+than|younger\s+than)\s+(?:\w+\s+){0,2}\d{1,2}\s*(?:years?\s+old|yo)\b
-        | \babout\s+\d{2}\b(?!\s*%) | \bin\s+(?:her|his|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|\d0s)\b
+        | \babout\s+\d{2}\b(?!\s*%) | \bin\s+(?:her|his|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|\d0s)\b | \bdecade\s+of\s+(?:life|age)\b | \bwhich\s+decade\b
         | \b(?:is|are)\s+"""
             + _PERSON
             + r"""\s+(?:an?\s+)?(?:teen(?:ager)?|adult|minor)\b | \bwho\s+is\s+(?:the\s+)?(?:older|oldest|younger|youngest)\b
@@ -264,7 +265,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             r"""
         \breligio\w* | \b(?:muslim|christian|jewish|hindu|buddhist|atheist|catholic|sikh)\b | \bgay\b | \blesbian\b | \bbisexual\b
-        | \bsexual(?:ity|\s+orientation)\b | \bqueer\b | \bpolitical\s+(?:views?|leanings?|party|affiliation|beliefs?|opinions?|side|persuasion)\b
+        | \bsexual(?:ity|\s+orientation)\b | \bqueer\b | \binto\s+(?:women|men|girls|guys|boys|ladies|dudes)\b | \bpolitical\s+(?:views?|leanings?|party|affiliation|beliefs?|opinions?|side|persuasion)\b
         | \bpolitics\b | \bpolitically\b | \bvote[sd]?\s+for\b
         | \b(?:is|are)\s+(?!(?:\w+\s+){0,3}(?:head|face|mouth|teeth|back|posture|nose|line|smile|brows?|eyebrows?|hair|neck|photo|picture|image|camera|horizon)\b)(?:\w+\s+){1,4}straight\s*(?:\?|$|or\s+(?:gay|not|bi))
         | \bstraight\s+or\s+(?:gay|not)\b | \b(?:liberal|conservative|republican|democrat|left-wing|right-wing)\b
@@ -295,7 +296,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "attractiveness",
         _rx(r"""
-        \battractive\w* | \bprett(?:ier|iest)\b | \bpretty\b(?=\s*(?:[?.!,;]|$)|\s+(?:or\s+not|or\s+ugly|and\s+(?:young|hot|sexy|cute)|girl|woman|lady|face|one|enough|to\s+(?:you|me)|in\s+(?:this|that|the))) | \bbeautiful\b | \bbeauty\b
+        \battractive\w* | \bphotogenic\b | \bmodel(?:l)?ing\s+agenc\w* | \bprett(?:ier|iest)\b | \bpretty\b(?=\s*(?:[?.!,;]|$)|\s+(?:or\s+not|or\s+ugly|and\s+(?:young|hot|sexy|cute)|girl|woman|lady|face|one|enough|to\s+(?:you|me)|in\s+(?:this|that|the))) | \bbeautiful\b | \bbeauty\b
         | \bhandsome\w* | \bsexy\b | \bcute(?:st|r)?\b | \bgood[\s-]looking\b | \bugl(?:y|ier|iest)\b | \bgorgeous\b | \bhot(?:ter|test)?\b(?!\s*[-\s]?spots?)(?![\s-]+(?:map|area|region|zone))
         | \brate\s+(?:\w+\s+){0,3}looks\b | \blook\s+(?:better|worse|nicer|younger|older)\s+(?:if|with|without)\b | \bbetter[\s-]looking\b
         | \b(?:nice|good|bad|clear|perfect|flawless)\s+skin\b | \bskin\s+(?:is\s+)?(?:nice|good|bad|clear|perfect|flawless)\b
@@ -316,7 +317,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             r"""
         \bdepress(?:ed|ion|ive)\b | \banxiety\s+disorder\b | \b(?:an\s+)?anxiety\s+(?:problem|issues?)\b | \badhd\b | \badd\b(?=\s*\?) | \bautis\w* | \basperger\w*
-        | \bbipolar\b | \bpsychos?\b | \bpatients?\b(?=.*\b(?:pain|hurt\w*|suffer\w*|symptoms?|ill|sick|condition)\b) | \banorexi\w* | \bbulimi\w* | \bdementia\b | \balzheimer\w* | \bstroke\b | \bschizo\w* | \bpsychopath\w* | \bsociopath\w* | \bnarcissis\w*
+        | \bbipolar\b | \bshell[\s-]?shock\w* | \btrauma(?:tised|tized|tic)?\b | \bpsychos?\b | \bpatients?\b(?=.*\b(?:pain|hurt\w*|suffer\w*|symptoms?|ill|sick|condition)\b) | \banorexi\w* | \bbulimi\w* | \bdementia\b | \balzheimer\w* | \bstroke\b | \bschizo\w* | \bpsychopath\w* | \bsociopath\w* | \bnarcissis\w*
         | \bmental(?:ly)?\s+(?:ill\w*|health|disorder|condition|problem)\b | \bdisorder\b | \bdiseases?\b | \bdiagnos\w* | \bsymptoms?\b
         | \b(?:is|are|was)\s+"""
             + _PERSON
@@ -355,7 +356,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(r"""
         \b(?:going|planning|plans?|intend\w*|about)\s+to\s+(?:do|hurt|attack|kill|steal|buy|leave|say|cheat|hit|punch|fight|slap|harm|shoot|stab|seduce)\b
         | \b(?:is|are|was)\s+(?:she|he|they|(?:the\s+)?\w+(?:\s+\w+)?)\s+planning\b(?!\s+(?:a|an|the|my|our)\s+(?:lesson|class|talk|shoot|project|presentation|trip|party))
-        | \bintention\w* | \btrying\s+to\s+(?:seduce|trick|manipulate|scam|steal|hurt|attack|hit|pick\s+up|get\s+with)\b | \bseduc\w*
+        | \bintention\w* | \bplotting\b | \bscheming\b | \bmeans?\s+well\b | \bup\s+to\s+no\s+good\b | \btrying\s+to\s+(?:seduce|trick|manipulate|scam|steal|hurt|attack|hit|pick\s+up|get\s+with)\b | \bseduc\w*
         | \bwould\s+(?:she|he|they|this\s+\w+|that\s+\w+)\s+(?:steal|cheat|lie|hurt|attack|rob|betray|kill)\b
         | \bwhat(?:'s|\s+is)\s+(?:she|he|they)\s+(?:planning|going\s+to\s+do|up\s+to)\b | \bdo\s+next\b | \b(?:want|wants|into|like|likes)\s+me\b
         | \bflirt\w* | \bhit\s+on\b | \bsay\s+yes\b | \bask(?:ed)?\s+(?:her|him|them)\s+out\b | \b(?:likely|going)\s+to\s+buy\b | \bbuy\s+(?:the|our|this)\s+product\b

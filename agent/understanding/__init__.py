@@ -75,6 +75,11 @@ _REQUEST_RE = re.compile(
     r"(?:make|show|do|run|give|redo|try|compute|use|generate|draw|render|apply))\b",
     re.IGNORECASE,
 )
+_DEFINE_RE = re.compile(
+    r"^\W*(?:please\s+)?explain\s+(?:what\s+)?(?:grad[\s-]*cam(?:\+\+)?|score[\s-]*cam|cams?|heat\s*maps?|faithfulness|saliency)"
+    r"(?:\s+(?:is|means|does))?\s*(?:to\s+(?:me|a\s+\w+)|simply|briefly|in\s+(?:one|two|three|\d|a\s+few|simple|plain)\b|[.?!]|$)",
+    re.IGNORECASE,
+)
 # A reading below this is not acted on when the rules saw nothing either: the agent asks.
 _BOUNDARY_MIN = 0.5
 _BOUNDARY_ALONE = 0.35
@@ -292,6 +297,7 @@ def _understand(
         and EXPLAIN in rule_intents
         and not topic_of(with_ids(text, names))
         and _REQUEST_RE.match(text) is not None
+        and not _DEFINE_RE.match(text)  # "explain grad-cam to me in two sentences": the method itself
     )
     if (
         reading.kind == "product"

@@ -155,6 +155,7 @@ EXPLAIN_RE = _rx(r"""
     | \bwhat\s+drove\b | \binterpret | \bvisuali[sz]e | \bshow\s+(?:me\s+)?(?:the\s+|a\s+|your\s+)?(?:map|regions|hot\s*spots?)\b | \bhot\s*spots?\b
     | \bwhat\s+(?:features|cues|clues)\b | \bwhat\s+tells\s+you\b | \bwhat\s+(?:is|was)\s+(?:that|this|it)\s+based\s+on\b
     | \b(?:get|gets|got|any|much|no|some)\s+(?:of\s+the\s+)?heat\b | \bheat\s+(?:on|in|over|around)\b
+    | \bwhat\s+tipped\b | \btipped\s+(?:it|the\s+(?:model|scales|balance))\b
 """)
 
 DESCRIBE_RE = _rx(r"""
@@ -164,7 +165,7 @@ DESCRIBE_RE = _rx(r"""
 """)
 
 FEATURE_RE = _rx(r"""
-    \bmouth | \blips?\b | \bteeths?\b | \btooth\b | \bsmirk\w* | \btongue\b | \bsmil(?:e|es|ed|ing)\b | \bgrin(?:s|ning)?\b | \beyes?\b | \beyelids?\b
+    \bmouth | \blips?\b | \bteeths?\b | \btooth\b | \bsmirk\w* | \bkiss(?:y|ing)?\s+(?:face|lips)\b | \bduck\s*face\b | \bpout\w* | \btongue\b | \bsmil(?:e|es|ed|ing)\b | \bgrin(?:s|ning)?\b | \beyes?\b | \beyelids?\b
     | \bblink | \bwink | \bsquint | \b(?:eye)?brows?\b | \bfrown | \bforehead\b | \bjaw\b | \bchin\b | \bhead\b
     | \btilt(?:ed|ing|s)?\b | \bnod | \bgaze | \blooking\s+(?:at|away|up|down|left|right|to|towards?|sideways|straight|into)
     | \bwhere\s+(?:is|are|was)\s+\w+\s+looking\b | \bwhich\s+way\b | \bwhat\s+direction\b | \bfacing\b | \bturned\b | \bpose\b | \bnose\b | \bnostrils\b | \bcheeks?\b | \bwrinkl | \bfurrow | \bpursed\b
@@ -219,7 +220,8 @@ LOCATE_RE = _rx(r"""
     | \b(?:label|mark|number|annotate|outline|box|tag)\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:faces?|people|persons?|photo|image|picture)\b
     | \bpoint\s+out\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:faces?|people|persons?)
     | \bshow\s+(?:me\s+)?where\s+(?:the\s+|each\s+|every\s+)?(?:faces?|people|persons?)
-    | \bshow\s+(?:me\s+)?(?:the\s+|all\s+(?:the\s+)?)?faces\b | \bfaces?\s+numbered\b | \bnumbered\s+(?:photo|image|picture|faces?)\b
+    | \bshow\s+(?:me\s+)?(?:the\s+|all\s+(?:the\s+)?)?faces\b | \bfaces?\s+numbered\b
+    | \bfind\s+(?:every(?:one|body)'?s?|all\s+(?:the\s+|their\s+)?|each\s+|the\s+)faces?\b | \bnumbered\s+(?:photo|image|picture|faces?)\b
     | \bwhich\s+(?:one|face|person)\s+is\s+(?:face|person|number)\s*\#?\s*(?:\d|one|two|three)
     | \bwhich\s+(?:face|person|one)\s+is\s+(?:the\s+)?(?:biggest|largest|smallest|tallest|closest|nearest|furthest|farthest)\b
     | \bfind\s+(?:the\s+|all\s+(?:the\s+)?)?faces\b | \bdetect\s+(?:the\s+|all\s+(?:the\s+)?)?faces\b
@@ -246,7 +248,7 @@ EVERYONE_RE = _rx(r"""
     \beveryone\b | \bevery1\b | \beverybody\b | \beach\s+(?:face|person|one\s+of\s+them|of\s+them|individual)\b | \bevery\s+(?:face|person|one\s+of\s+them)\b
     | \ball\s+(?:the\s+)?(?:faces|people|persons)\b | \ball\s+of\s+them\b | \bthey\s+all\b | \bthem\s+all\b | \bboth\s+(?:of\s+them|faces|people|persons)\b
     | \bgroup\s+(?:photo|picture|shot|image)\b | \bwhat\s+(?:are|do|were)\s+they\b | \bhow\s+(?:are|do|were)\s+they\b | \bthese\s+(?:people|faces|persons)\b
-    | \bthe\s+(?:people|faces)\b
+    | \bthe\s+(?:people|faces)\b | \btheir\s+(?:eyes|mouths|faces|brows|eyebrows|heads|expressions|smiles|moods)\b
 """)
 ANYONE_RE = _rx(
     r"\b(?:anyone|any1|anybody|any\s+(?:of\s+them|face|person|one\s+of\s+them)|someone|some1|somebody)\b"
@@ -597,7 +599,7 @@ _IMAGE_REF_RE = re.compile(
     rf"\bimg(?P<id>\d+)\b|\b{_PHOTO}\s*(?:#|no\.?|number)?\s*(?P<num>\d+)\b"
     rf"|\b(?P<word>{_ORD}|last|latest|newest|newer|new|most\s+recent|previous|earlier|older|old|original|other|this|that|current)"
     rf"\s+{_PHOTO}s?\b"
-    r"|\b(?P<one>this|the\s+(?:new|newer|newest|latest|old|older|previous|earlier|prior))\s+one\b",
+    r"|\b(?P<one>this(?:\s+(?:new|newer|newest|latest))?|the\s+(?:new|newer|newest|latest|old|older|previous|earlier|prior))\s+one\b",
     re.IGNORECASE,
 )
 PHOTO_REF_RE = _IMAGE_REF_RE
