@@ -215,7 +215,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         | \bwhat\s+(?:is\s+(?:her|his|their)\s+)?age\b | \bage\s+(?:range|group|bracket|estimate)\b | \b(?:estimate|guess|predict|tell)\w*\s+(?:\w+\s+){0,3}ages?\b
         | \b(?:her|his|their|everyone'?s|each\s+person'?s|the\s+\w+'s)\s+ages?\b | \bold\s+enough\b | \bunder\s*-?\s*age\b | \bminors?\b
         | \b(?:over|under|above|below)\s+(?:\d{2}|eighteen|twenty[\s-]?one|sixteen|thirty|forty|fifty|sixty)\b(?!\s*(?:%|percent|per\s+cent|px|pixels|frames|seconds|s\b|mb|kb)) | \b(?:is|are|looks?|look\s+like|about|around|under|over|at\s+least|older\s+than|younger\s+than)\s+(?:\w+\s+){0,2}\d{1,2}\s*(?:years?\s+old|yo)\b
-        | \babout\s+\d{2}\b(?!\s*%) | \bin\s+(?:her|his|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|\d0s)\b | \bdecade\s+of\s+(?:life|age)\b | \bwhich\s+decade\b
+        | \babout\s+\d{2}\b(?!\s*%) | \bin\s+(?:her|his|their)\s+(?:teens|twenties|thirties|forties|fifties|sixties|\d0s)\b | \bdecade\s+of\s+(?:life|age)\b | \b(?:is|are|r)\s+(?:they|she|he|we|these|those|both|everyone|everybody|all|this\s+\w+|that\s+\w+)\s+(?:all\s+|both\s+)?(?:an\s+adult|adults|grown[\s-]?ups?|of\s+(?:legal\s+)?age)\b | \bwhich\s+decade\b
         | \b(?:is|are)\s+"""
             + _PERSON
             + r"""\s+(?:an?\s+)?(?:teen(?:ager)?|adult|minor)\b | \bwho\s+is\s+(?:the\s+)?(?:older|oldest|younger|youngest)\b
@@ -286,7 +286,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         | \b(?:are|is)\s+(?:\w+\s+){0,5}(?:sisters|brothers|siblings|twins|related|relatives|cousins|family|mother\s+and\s+(?:daughter|son)|father\s+and\s+(?:son|daughter))\b
         | \b(?:sisters|brothers|siblings|twins|related|relatives|cousins)\s*\? | \blook\s+alike\b | \bresembl\w*
         | \bwho\s+(?:she|he|they)\s+(?:is|are|was|were)\b
-        | \brecogni[sz]e\s+(?:any(?:body|one)|some(?:body|one)|any\s+of\s+them|people|faces?\s+here)\b | \bcelebrit\w* | \bcelebs?\b | \blook\s+up\s+(?:her|his|their|the)\s+names?\b | \blook-?alike\b | \bfamous\s+(?:person|people|actor|actress)\b
+        | \brecogni[sz]e\s+(?:any(?:body|one)|some(?:body|one)|any\s+of\s+them|people|faces?\s+here)\b | \bcelebrit\w* | \bmy\s+ex\b | \bmy\s+ex-?(?:boyfriend|girlfriend|husband|wife|partner)\b | \bcelebs?\b | \blook\s+up\s+(?:her|his|their|the)\s+names?\b | \blook-?alike\b | \bfamous\s+(?:person|people|actor|actress)\b
         | \b(?:instagram|facebook|tiktok|linkedin|twitter|social\s+media|profile)\b(?=.*\b(?:find|search|look\s+up|who)\b)
         | \b(?:find|search|look\s+up)\b(?=.*\b(?:instagram|facebook|tiktok|linkedin|twitter|social\s+media|profile|online)\b)
         | \b(?:find|search|look\s+up)\s+(?:her|him|them|this\s+person)\s+(?:online|on)\b | \bface\s+recognition\s+on\b
@@ -306,7 +306,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "deception",
         _rx(r"""
-        \blying\b(?!\s+(?:in|on|down|around|there|flat|back|under|beside|next|asleep|still|face))\s* | \bliars?\b | \blies\b | \b(?:dis)?honest(?:y)?\s+with\b | \bdishonest\w* | \b(?:in)?sincer\w* | \bguilty\b
+        \blying\b(?!\s+(?:down|around|there|flat|back|under|beside|next|asleep|still|face\s+(?:down|up)
+            |on\s+(?:the|a|his|her|their)\s+(?:ground|floor|grass|bed|sofa|couch|beach|back|side|stomach|sand)
+            |in\s+(?:the\s+|a\s+)?(?:grass|bed|sun|sand|snow|water|field|park|hospital|hammock|pool|mud|trench|street))) | \bliars?\b | \blies\b | \b(?:dis)?honest(?:y)?\s+with\b | \bdishonest\w* | \b(?:in)?sincer\w* | \bguilty\b
         | \blie[\s-]?detector\w* | \bpolygraph\w* | \bcheating\s+on\b | \bcheats?\s+on\b | \bis\s+(?:that|this|it)\s+(?:smile\s+)?a\s+lie\b | \btell(?:ing)?\s+the\s+truth\b | \btruthful\w*
         | \bhonest(?:ly)?\s+(?:or|person|with)\b | \bdeceiv\w* | \bdeception\b | \bdeceptive\b | \bfaking\b | \bpretending\b
         | \bhiding\s+(?:something|anything|the\s+truth|her\s+feelings|his\s+feelings)\b | \blie\s+detect\w*
@@ -334,7 +336,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         \bpersonalit\w* | \bintrovert\w* | \bextrovert\w* | \btrust(?:worthy|worthiness)?\b(?!\s+(?:the\s+)?(?:model|results?|figures?|numbers?|heatmap|it|this\s+tool))
         | \bintelligen\w* | \b(?:how\s+)?(?:smart|clever|dumb|stupid)\b | \biq\b | \bcriminal\w* | \bshady\b | \bdangerous\b
         | \bgood\s+(?:employee|worker|hire|fit|leader|parent|partner|person|boyfriend|girlfriend|husband|wife)\b | \bleader\s+type\b | \bleadership\b
-        | \bb[\*i]tch\w* | \bjerk\b | \basshole\b | \barrogant\b | \bcharacter\b | \bnice\s+person\b | \bkind\s+of\s+person\b | \bwhat\s+(?:is|'s)\s+(?:she|he)\s+like\s+as\s+a\s+person\b
+        | \bb[\*i]tch\w* | \bjerk\b | \basshole\b | \barrogant\b | \bcharacter\b | \bbossy\b | \bbully\b | \blazy\b | \bselfish\b | \bmean\s+(?:one|girl|person)\b | \bsnob\w* | \bnice\s+person\b | \bkind\s+of\s+person\b | \bwhat\s+(?:is|'s)\s+(?:she|he)\s+like\s+as\s+a\s+person\b
         """),
     ),
     (
@@ -344,6 +346,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         \b(?:is|are|was)\s+"""
             + _PERSON
             + r"""\s+(?:rich|wealthy|poor|homeless|broke|fat|overweight|obese|underweight|disabled)\b
+        | \b(?:look|looks|looking|seem|seems)\s+(?:\w+\s+)?(?:fat|overweight|obese|underweight|skinny|chubby|heavy)\b(?![\s-]*(?:hearted|lidded)) | \bweight\b(?!\s*(?:s\b|file|s\s+file))
         | \b(?:middle|working|upper|lower)[\s-]class\b | \bsocial\s+class\b
         | \bwhat(?:'s|\s+is|\s+does)\s+(?:her|his|their|she|he|they)\s+(?:job|profession|occupation|do\s+for\s+(?:a\s+)?living)\b
         | \bhow\s+much\s+(?:does|do)\s+(?:she|he|they)\s+(?:weigh|earn|make)\b
@@ -356,7 +359,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(r"""
         \b(?:going|planning|plans?|intend\w*|about)\s+to\s+(?:do|hurt|attack|kill|steal|buy|leave|say|cheat|hit|punch|fight|slap|harm|shoot|stab|seduce)\b
         | \b(?:is|are|was)\s+(?:she|he|they|(?:the\s+)?\w+(?:\s+\w+)?)\s+planning\b(?!\s+(?:a|an|the|my|our)\s+(?:lesson|class|talk|shoot|project|presentation|trip|party))
-        | \bintention\w* | \bplotting\b | \bscheming\b | \bmeans?\s+well\b | \bup\s+to\s+no\s+good\b | \btrying\s+to\s+(?:seduce|trick|manipulate|scam|steal|hurt|attack|hit|pick\s+up|get\s+with)\b | \bseduc\w*
+        | \bintention\w* | \bplotting\b | \bup\s+to\s+something\b | \bscheming\b | \bmeans?\s+well\b | \bup\s+to\s+no\s+good\b | \btrying\s+to\s+(?:seduce|trick|manipulate|scam|steal|hurt|attack|hit|pick\s+up|get\s+with)\b | \bseduc\w*
         | \bwould\s+(?:she|he|they|this\s+\w+|that\s+\w+)\s+(?:steal|cheat|lie|hurt|attack|rob|betray|kill)\b
         | \bwhat(?:'s|\s+is)\s+(?:she|he|they)\s+(?:planning|going\s+to\s+do|up\s+to)\b | \bdo\s+next\b | \b(?:want|wants|into|like|likes)\s+me\b
         | \bflirt\w* | \bhit\s+on\b | \bsay\s+yes\b | \bask(?:ed)?\s+(?:her|him|them)\s+out\b | \b(?:likely|going)\s+to\s+buy\b | \bbuy\s+(?:the|our|this)\s+product\b
