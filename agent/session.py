@@ -42,6 +42,7 @@ from agent.prompts import attachment_note, system_prompt
 from agent.results import Reply, collect_results, message_text
 from agent.settings import AgentSettings
 from agent.store import ImageStore, StoredImage
+from agent.understanding import warm_up
 from agent.video_store import VideoSessionMixin, VideoStore
 from tools.errors import CapacityError, FaceAgentError, InvalidImageError
 from tools.lc import face_tools
@@ -106,6 +107,7 @@ class ChatSession(VideoSessionMixin):  # add_video and the frame-to-photo hook
         qa: Any = None,
     ) -> None:
         self.settings = settings or AgentSettings.from_env()
+        warm_up()  # the understanding model loads while the first message is being written
         self.store = ImageStore()
         self.videos = VideoStore()
         self._unannounced_videos = []

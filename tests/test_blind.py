@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.corpus.blind_runner import BlindRunner, declined, internal_words, load_batch, score
+from tests.corpus.blind_runner import BlindRunner, declined, internal_words, load_batch, plan_message, score
 
 # What the agent reaches on each batch after the work it prompted (the before-fix figures are in
 # the README): turns routed right, sensitive messages declined, ordinary ones declined by mistake.
@@ -29,8 +29,10 @@ def played(request: pytest.FixtureRequest, one_torch_thread: None) -> Iterator[d
         "name": request.param,
         "batch": batch,
         "turns": [r for c in batch["conversations"] for r in runner.play(c)],
-        "sensitive": [runner.play_message(m) for m in batch["boundaries"]["sensitive"]],
-        "ordinary": [runner.play_message(m) for m in batch["boundaries"]["ordinary"]],
+        # single messages are planned, not run: a decline is decided before any tool
+        # (scripts/score_blind.py --boundaries plays them whole)
+        "sensitive": [plan_message(m) for m in batch["boundaries"]["sensitive"]],
+        "ordinary": [plan_message(m) for m in batch["boundaries"]["ordinary"]],
     }
 
 

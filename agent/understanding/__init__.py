@@ -47,7 +47,16 @@ from agent.understanding.rules import (
 from agent.understanding.topics import emotion_terms, topic_of
 from tools import boundaries
 
-__all__ = ["Request", "understand", "with_ids", "INTENT_OF_ASK", "PARAGRAPH_RE", "EACH_RE"]
+__all__ = [
+    "Request",
+    "understand",
+    "with_ids",
+    "warm_up",
+    "shipped_model",
+    "INTENT_OF_ASK",
+    "PARAGRAPH_RE",
+    "EACH_RE",
+]
 
 INTENT_OF_ASK = {
     "emotion": CLASSIFY,
@@ -106,6 +115,36 @@ def _emotion_named_file(text: str, ident: str, stem: str) -> str:
     forms = "|".join(_EMOTION_FORMS.get(stem.lower(), (stem,)))
     listed = r"(?:\s*(?:,|and|&|or|vs\.?|versus)\s*(?:the\s+)?[a-z]+)*"
     return re.sub(rf"(?<![\w.])(?:{forms})(?={listed}\s+{_PHOTO_NOUN}\b)", ident, text, flags=re.IGNORECASE)
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def shipped_model() -> NLUModel:
+    """The shipped understanding model with its sentence encoder, loaded once (a second caller waits
+    for the first instead of loading it again)."""
+    with _LOAD_LOCK:
+        model = default_model()
+        if "embedding" in model.blocks:
+            model._embed(["warm up"])  # the encoder's ONNX session, built now rather than mid-turn
+        return model
+
+
+def warm_up() -> threading.Thread:
+    """Loads the understanding model in a background thread (a session is built before its first
+    message is written), so that message does not wait for it; returns the started daemon thread."""
+
+    def load() -> None:
+        from tools.errors import FaceAgentError
+
+        try:
+            shipped_model()
+        except FaceAgentError:
+            pass  # the first message says what is missing
+
+    thread = threading.Thread(target=load, name="understanding-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def with_ids(text: str, names: Mapping[str, str]) -> str:
@@ -258,7 +297,7 @@ def _understand(
     req = parse(with_ids(text, names), tuple(labels) if labels else None)
     if not text:
         return req
-    reading = (model or default_model()).interpret(text, names.values())
+    reading = (model or shipped_model()).interpret(text, names.values())
     req.act, req.confidence = reading.act, reading.confidence
     req.alternatives = [(a, p) for a, p in reading.ranking[1:3]]
     req.appearance = _appearance(text)

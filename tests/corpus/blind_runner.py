@@ -38,6 +38,7 @@ __all__ = [
     "BlindRunner",
     "TurnRecord",
     "load_batch",
+    "plan_message",
     "records_from_transcript",
     "route_problems",
     "score",
@@ -247,6 +248,44 @@ class BlindRunner:
             images=len(reply.images),
             error=reply.error,
         )
+
+
+def plan_message(item: dict[str, Any]) -> TurnRecord:
+    """One boundary message planned alone (after its photo or video, if any), without running any tool:
+    what the offline planner would call and say. A decline is decided here, before any tool, so this
+    reads it as the chat does, in milliseconds (``BlindRunner.play_message`` plays it whole)."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from agent.planning import plan_turn
+    from agent.prompts import attachment_note, system_prompt, video_note, video_prompt
+
+    photo = item.get("photo")
+    uploads = [photo] if isinstance(photo, str) else list(photo or [])
+    images = {
+        f"img{i + 1}": n for i, n in enumerate(u for u in uploads if not u.lower().endswith(VIDEO_SUFFIXES))
+    }
+    videos = {
+        f"vid{i + 1}": n for i, n in enumerate(u for u in uploads if u.lower().endswith(VIDEO_SUFFIXES))
+    }
+    notes = [attachment_note(i, n) for i, n in images.items()] + [video_note(i, n) for i, n in videos.items()]
+    messages = [
+        SystemMessage(system_prompt(images) + video_prompt(videos)),
+        HumanMessage("\n".join([*notes, item["say"]])),
+    ]
+    plan = plan_turn(messages)
+    return TurnRecord(
+        id="",
+        say=item["say"],
+        route=[],
+        photo=photo,
+        face=None,
+        expect="",
+        calls=list(plan.calls),
+        names={**images, **videos},
+        text=" ".join(t for t in (plan.lead, plan.reply or "") if t),
+        images=0,
+        error=None,
+    )
 
 
 def _about(record: TurnRecord, args: dict) -> str:
