@@ -235,19 +235,33 @@ class BlindRunner:
         for upload in [photo] if isinstance(photo, str) else photo or []:
             self._upload(session, upload)
         reply = session.send(item["say"])
-        return TurnRecord(
-            id="",
-            say=item["say"],
-            route=[],
-            photo=photo,
-            face=None,
-            expect="",
+        return _message_record(
+            item,
             calls=[(r.tool, dict(r.args)) for r in reply.results],
             names=self._names(session),
             text=reply.text,
             images=len(reply.images),
             error=reply.error,
         )
+
+
+def _message_record(
+    item: dict[str, Any], calls: list, names: dict[str, str], text: str, images: int, error: str | None
+) -> TurnRecord:
+    """The record of one boundary message (no route, face or expectation: declined or not is read)."""
+    return TurnRecord(
+        id="",
+        say=item["say"],
+        route=[],
+        photo=item.get("photo"),
+        face=None,
+        expect="",
+        calls=calls,
+        names=names,
+        text=text,
+        images=images,
+        error=error,
+    )
 
 
 def plan_message(item: dict[str, Any]) -> TurnRecord:
@@ -273,18 +287,9 @@ def plan_message(item: dict[str, Any]) -> TurnRecord:
         HumanMessage("\n".join([*notes, item["say"]])),
     ]
     plan = plan_turn(messages)
-    return TurnRecord(
-        id="",
-        say=item["say"],
-        route=[],
-        photo=photo,
-        face=None,
-        expect="",
-        calls=list(plan.calls),
-        names={**images, **videos},
-        text=" ".join(t for t in (plan.lead, plan.reply or "") if t),
-        images=0,
-        error=None,
+    text = " ".join(t for t in (plan.lead, plan.reply or "") if t)
+    return _message_record(
+        item, calls=list(plan.calls), names={**images, **videos}, text=text, images=0, error=None
     )
 
 
