@@ -239,7 +239,7 @@ _ABOUT_A_FACE = re.compile(
 )
 
 
-def _SURE_PRODUCT(reading: Interpretation, text: str) -> bool:
+def _sure_product(reading: Interpretation, text: str) -> bool:
     """A question about the product the classifier is sure of, whose pronouns are not about a face
     ("vendors claim they can spot a fake smile. can yours?")."""
     return reading.confidence >= 0.95 and _ABOUT_A_FACE.search(text) is None
@@ -341,7 +341,7 @@ def _understand(
     if (
         reading.kind == "product"
         and reading.confident
-        and not (personal and rule_intents and not _SURE_PRODUCT(reading, text))
+        and not (personal and rule_intents and not _sure_product(reading, text))
         and not ruled_topic
         and not isinstance(req.face, int)  # "is face 1 harder to read in profile?": read face 1
         and not (req.image == "all" and req.follow_up and names)  # "do all photos": the last request on each
