@@ -922,7 +922,8 @@ def _feature_lead(
                 sum(all(_holds(f, text if f == feature else "", r) for f in features) for r in mine),
                 len(mine),
             )
-        best = max(photos, key=lambda p: counts[p][0] / max(counts[p][1], 1))
+        # "more people with ...": the count first; the share breaks a tie
+        best = max(photos, key=lambda p: (counts[p][0], counts[p][0] / max(counts[p][1], 1)))
         what = " and ".join(
             {
                 "eyes": "eyes open",
@@ -936,7 +937,10 @@ def _feature_lead(
         parts = "; ".join(f"{_photo_name(p, names)}: {counts[p][0]} of {counts[p][1]}" for p in photos)
         return f"**{_photo_name(best, names)}** has more people with {what} ({parts})."
     if ranking and feature in _MEASURE:
-        least = bool(re.search(r"\bleast\b|\bnarrow|\bsmallest\b|\bless\b", text, re.I))
+        least = bool(re.search(r"\bleast\b|\bnarrow|\bsmallest\b|\bless\b", text, re.I)) or (
+            feature == "brows"
+            and re.search(r"\blow(?:er|ering|ered|est)?\b|\bfrown|\bfurrow|\bknit", text, re.I)
+        )
         order = _STATE_ORDER.get(feature, {})
         key = lambda row: (order.get(row[2].get(feature), 0), float(row[3].get(_MEASURE[feature], 0.0)))  # noqa: E731
         ranked = sorted(rows, key=key, reverse=not least)
@@ -980,7 +984,13 @@ def _feature_lead(
             return (
                 f"{who(first[0], first[1], capital=True)} has {adjective}: {_state_words(feature, first[2])}"
                 + (
-                    f" too for {who(second[0], second[1])}, but measured wider here"
+                    f" too for {who(second[0], second[1])}, but measured "
+                    + (
+                        {"smile": "smaller", "eyes": "less open", "mouth": "more closed", "brows": "lower"}
+                        if least
+                        else {"smile": "wider", "eyes": "wider open", "mouth": "more open", "brows": "higher"}
+                    )[feature]
+                    + " here"
                     if same
                     else f", against {_state_words(feature, second[2])} for {who(second[0], second[1])}"
                 )

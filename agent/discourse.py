@@ -411,6 +411,9 @@ def _about_faces(req: Request, conv: Conversation, default: list[str]) -> bool:
         return False
     if len(conv.uploads) < 2:
         return True
+    counts = [conv.count(i) for i in conv.uploads]
+    if req.face is None and all(c is not None and c <= 1 for c in counts):
+        return False  # one face per photo: "which face shows more ...?" compares the photos
     if _faces_named(req) or req.face is not None:
         return True
     count = conv.count(default[0]) if default else None
@@ -606,6 +609,7 @@ _VIDEO_NOUN = r"(?:videos?|clips?|recordings?|movies?|films?|vids?|footage|takes
 _VIDEO_REF_RE = re.compile(
     rf"\b(?:the\s+)?(?P<word>first|1st|second|2nd|third|3rd|fourth|4th|last|latest|newest|new|other|previous|earlier)\s+(?:one\s+)?{_VIDEO_NOUN}\b"
     rf"|\b(?:the\s+)?(?:first|1st)\s+(?P<n>two|three|2|3)\s+{_VIDEO_NOUN}\b|\b(?P<both>both|all(?:\s+(?:the|my|these|those|of\s+the))?(?:\s+(?:two|three|four|\d))?|(?:the|these|those|my)\s+(?:two|three|four|\d))\s+{_VIDEO_NOUN}\b"
+    rf"|\b(?P<which>which(?:\s+(?:one\s+)?of\s+(?:the|these|those|my)(?:\s+(?:two|three|four|\d))?)?)\s+{_VIDEO_NOUN}\b"
     rf"|\b{_VIDEO_NOUN}\s*(?:#|no\.?|number)?\s*(?P<num>\d)\b|\b(?P<id>vid\d+)\b",
     re.IGNORECASE,
 )
@@ -626,8 +630,8 @@ def resolve_videos(text: str, conv: Conversation) -> list[str]:
         elif m.group("n"):
             k = {"two": 2, "three": 3}.get(m.group("n").lower(), None) or int(m.group("n"))
             picked = ids[:k]
-        elif m.group("both"):
-            picked = ids
+        elif m.group("both") or m.group("which"):
+            picked = ids  # "both clips", "which video has the happier moment?": every video
         else:
             word = m.group("word").lower()
             if word in _VIDEO_ORDINALS:

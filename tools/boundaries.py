@@ -257,6 +257,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             + r""")\s+or\s+(?:"""
             + _DEMONYMS
             + r""")\b
+        | \bhow\s+many\s+(?:\w+\s+){0,3}(?:are|r|look|looks)\s+(?:black|white|asian|hispanic|latin[oa]s?|brown|arab)\b
+        | \b(?:black|white|asian|hispanic|brown)\s+(?:people|ppl|persons|guys|women|men|girls|boys|folks)\b
         """
         ),
     ),
@@ -267,7 +269,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         \breligio\w* | \b(?:muslim|christian|jewish|hindu|buddhist|atheist|catholic|sikh)\b | \bgay\b | \blesbian\b | \bbisexual\b
         | \bsexual(?:ity|\s+orientation)\b | \bqueer\b | \binto\s+(?:women|men|girls|guys|boys|ladies|dudes)\b | \bpolitical\s+(?:views?|leanings?|party|affiliation|beliefs?|opinions?|side|persuasion)\b
         | \bpolitics\b | \bpolitically\b | \bvote[sd]?\s+for\b
-        | \b(?:is|are)\s+(?!(?:\w+\s+){0,3}(?:head|face|mouth|teeth|back|posture|nose|line|smile|brows?|eyebrows?|hair|neck|photo|picture|image|camera|horizon)\b)(?:\w+\s+){1,4}straight\s*(?:\?|$|or\s+(?:gay|not|bi))
+        | \b(?:is|are)\s+(?!(?:it|that|this)\s+straight\b)(?!(?:\w+\s+){0,3}(?:head|face|mouth|teeth|back|posture|nose|line|smile|brows?|eyebrows?|hair|neck|photo|picture|image|camera|horizon)\b)(?:\w+\s+){1,4}straight\s*(?:\?|$|or\s+(?:gay|not|bi))
         | \bstraight\s+or\s+(?:gay|not)\b | \b(?:liberal|conservative|republican|democrat|left-wing|right-wing)\b
         | \bwho\s+(?:did|does|would|will)\s+\w+\s+vote\b
         """

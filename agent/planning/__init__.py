@@ -87,18 +87,18 @@ def _act_words(act: str) -> str:
 
 
 def clarify_text(req: Request, has_media: bool) -> str:
-    """A question back when understanding is unsure: the two likeliest readings."""
-    options = [req.act] + [a for a, _ in req.alternatives if a != req.act]
-    first, second = (
-        (_act_words(options[0]), _act_words(options[1])) if len(options) > 1 else (_act_words(options[0]), "")
+    """A question back when understanding is unsure: the two likeliest readings (never an offer to
+    judge what the product declines)."""
+    options = [a for a in [req.act] + [a for a, _ in req.alternatives] if a and not a.startswith("boundary/")]
+    options = list(dict.fromkeys(options))[:2]
+    if not options:
+        return small_talk_text("unclear", has_media)
+    asked = " or to ".join(_act_words(a) for a in options)
+    return f"I'm not sure I understood: do you want me to {asked}? " + (
+        'For example: "what is she feeling?", "why?", "is the mouth open?".'
+        if has_media
+        else 'Type "help" to see what I can do.'
     )
-    if second:
-        return f"I'm not sure I understood: do you want me to {first}, or to {second}? " + (
-            'For example: "what is she feeling?", "why?", "is the mouth open?".'
-            if has_media
-            else 'Type "help" to see what I can do.'
-        )
-    return small_talk_text("unclear", has_media)
 
 
 def _go_on(history: Sequence[BaseMessage]) -> list[str]:
@@ -303,8 +303,9 @@ def plan_turn(
     intents, inherited = intents_for(req, conv)
     if not intents:
         plan.reply = small_talk_text(req.small_talk or ("unclear" if text else "empty"), has_media)
-        if attached and req.small_talk in (None, "empty"):
-            intents = [CLASSIFY]  # a photo with no request ("", "here", "upload"): say what is on it
+        if attached and req.small_talk in (None, "empty", "thanks"):
+            # a photo with no request ("", "here", "ok, quick smoke test", "thanks! one more"): what is on it
+            intents = [CLASSIFY]
             plan.reply = None
         else:
             return plan

@@ -152,7 +152,7 @@ def canonical_questions(question: str) -> list[str]:
     from tools.vqa import parse_question
 
     cleaned = _PERSON_NOUN.sub("the person", question)
-    if parse_question(cleaned).name in ("mouth", "smile", "eyes", "brows", "head"):
+    if parse_question(cleaned).name in ("mouth", "teeth", "smile", "eyes", "brows", "head"):
         return [cleaned]  # the answerer reads it as written (keeps "closed?" and the like)
     return [features[0][1]]  # "he's yelling, right?": the plain question about that feature
 
@@ -167,6 +167,8 @@ def _plain_question(feature: str, question: str, plain: str) -> str:
             return "Are the eyes closed?"
     if feature == "mouth" and re.search(r"clos|shut|pressed", q):
         return "Is the mouth closed?"
+    if feature == "mouth" and re.search(r"\bteeth\b", q):
+        return "Are the teeth showing?"
     if feature in ("smile", "brows") and re.search(r"frown", q):
         return "Is the person frowning?"
     return plain

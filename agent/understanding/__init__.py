@@ -89,6 +89,11 @@ _DEFINE_RE = re.compile(
     r"(?:\s+(?:is|means|does))?\s*(?:to\s+(?:me|a\s+\w+)|simply|briefly|in\s+(?:one|two|three|\d|a\s+few|simple|plain)\b|[.?!]|$)",
     re.IGNORECASE,
 )
+# "what does 'happily surprised' mean?", "how would I explain that to ten-year-olds?": the word itself
+_TERM_DEFINED_RE = re.compile(
+    r"\bmeans?\b|\bmeaning\b|\bdefin(?:e|ition)\b|\bhow\s+(?:would|should|do|can|could)\s+i\s+explain\b",
+    re.IGNORECASE,
+)
 # A reading below this is not acted on when the rules saw nothing either: the agent asks.
 _BOUNDARY_MIN = 0.5
 _BOUNDARY_ALONE = 0.35
@@ -308,7 +313,12 @@ def _understand(
     crossed = boundaries.check(text)
     # the classifier's paraphrases of a boundary: surer when the rules saw nothing to analyse
     floor = _BOUNDARY_MIN if req.intents else _BOUNDARY_ALONE
-    if crossed is None and reading.kind == "boundary" and reading.confidence >= floor:
+    if (
+        crossed is None
+        and reading.kind == "boundary"
+        and reading.confidence >= floor
+        and not (req.count and reading.topic == "identity")  # "is there just the one person?": a count
+    ):
         crossed = boundaries.CATEGORIES.get(reading.topic)
     if crossed is not None:
         req.act, req.boundary = f"boundary/{crossed.category}", crossed.category
@@ -372,6 +382,9 @@ def _understand(
         return req
     if req.knowledge and (reading.kind == "product" or not reading.confident):
         return req  # the rules recognised a question about the product
+    if req.knowledge and req.knowledge.startswith("emotion:") and _TERM_DEFINED_RE.search(text):
+        req.intents, req.questions = [], []
+        return req  # an emotion word asked about as a word, whatever photo is here
     req.knowledge = None
     if not reading.confident and not (rule_intents or req.has_details or req.follow_up or req.small_talk):
         req.clarify = True  # neither the classifier nor the rules are sure: ask instead of guessing

@@ -134,7 +134,8 @@ REFUSE_RE = _rx(r"""
     | https?:// | \bwww\. | \blook\s+(?:it|this|her|him|them)?\s*up\s+online\b | \bon\s+the\s+(?:web|internet)\b
     | \b(?:send|write)\s+(?:an?\s+)?(?:email|e-mail|tweet|text\s+message)\b | \bdownload\b(?=.*\b(?:from|youtube|internet|web|online|url|link|site)\b) | \bhack | \bapi[\s_-]?keys?\b
     | \bcredentials?\b | \bweather\b | \bstock\s+prices?\b | \bdesktop\b
-    | \bfrom\s+my\s+(?:computer|disk|drive|downloads|documents|laptop|phone)\b
+    | \b(?:get|fetch|grab|pull|read|open|load|access|copy|import|scan|find|look\s+(?:at|through)|go\s+through)\b
+        [^.?!]{0,40}\bfrom\s+my\s+(?:computer|disk|drive|downloads|documents|laptop|phone)\b
     | \b(?:open|read|load|fetch)\b[^.?!]*?\b[\w-]+\.(?:png|jpe?g|gif|webp|bmp|tiff?|heic)\b
     | \bwrite\s+(?:me\s+)?(?:a\s+|an\s+)?(?:poem|essay|story|song|program|script|function|code)\b
     | \bwho\s+is\s+(?:this|she|he|that|it)\b | \bidentify\s+(?:her|him|them|this\s+person|the\s+person|who)\b
@@ -162,6 +163,7 @@ DESCRIBE_RE = _rx(r"""
     \bdescri(?:be|ption|bing)\b | \bwhat\s+does\s+(?:her|his|their|the|this|that)\s+(?:face|person)\s+look\s+like\b
     | \b(?:tell\s+me\s+about|walk\s+me\s+through|run\s+me\s+through)\s+(?:her|his|their|the)\s+(?:facial\s+)?features\b
     | \bfacial\s+features\b | \bwhat\s+is\s+(?:her|his|their|the)\s+face\s+doing\b | \bdetails?\s+of\s+(?:her|his|the)\s+face\b
+    | \btell\s+me\s+(?:all\s+|everything\s+)?about\s+(?:this|the|her|his|their|that)\s+faces?\b
 """)
 
 FEATURE_RE = _rx(r"""
@@ -175,7 +177,7 @@ FEATURE_RE = _rx(r"""
 
 EMOTION_CUE_RE = _rx(r"""
     \bemotions?\b | \bemotional | \bfeel(?:s|ing|ings|in)?\b | \bexpress(?:ing|es)?\b | \b(?:sure|certain|certainty)\b
-    | \bwhat\s+does\s+(?:the\s+)?(?:model|classifier|network|it|ai)\s+(?:think|say|see|predict|read) | \bmoods?\b | \bexpressions?\b | \bsentiment | \bstate\s+of\s+mind\b
+    | \bwhat\s+(?:does|would|do)\s+(?:the\s+)?(?:model|classifier|network|it|ai|you)\s+(?:think|say|see|predict|read|call|label|name)\b | \bmoods?\b | \bexpressions?\b | \bsentiment | \bstate\s+of\s+mind\b
     | \bvibes?\b | \baffect\b | \btemper\b | \bhow\s+(?:does|do|is|are|'s)\s+(?:she|he|they|it|this\s+\w+|the\s+\w+)\s+(?:look|looking|seem|seeming|feel|doing|appear)
     | \bseems?\b | \bappears?\b | \bclassif | \bpredict | \banaly[sz] | \bread\s+(?:her|his|their|the|this|that)\s+(?:face|expression|emotions?|mood)
     | \bwhat\s+do\s+you\s+(?:see|think|make\s+of|reckon) | \btell\s+me\s+about\s+(?:this|the|her|his|their|that)\s+(?:photo|picture|image|face|person|pic|one)
@@ -185,7 +187,7 @@ EMOTION_CUE_RE = _rx(r"""
 """)
 
 COMPARE_RE = _rx(rf"""
-    \bcompar | \bdifferences?\b | \bdiffer\b | \bversus\s+the\s+other | \bboth\b | \b(?:these|those)\s+(?:two\s+)?{_PHOTO}s\b
+    \bcompar | \bdifferences?\b | \bdiffer(?:s|ing)?\b | \bversus\s+the\s+other | \bboth\b | \b(?:these|those)\s+(?:two\s+)?{_PHOTO}s\b
     | \b(?:the\s+)?two\s+{_PHOTO}s | \beach\s+{_PHOTO} | \ball\s+(?:the\s+|my\s+|of\s+the\s+)?{_PHOTO}s | \bevery\s+{_PHOTO}
     | \bwhich\s+(?:one|{_PHOTO}|of\s+(?:them|the\s+two|these))\s+(?:is|looks|seems|appears|shows)
 """)
@@ -201,19 +203,24 @@ GREETING_RE = _rx(
     r"^\W*(?:hi|hello|hey|hiya|howdy|yo|greetings|good\s+(?:morning|afternoon|evening|day)|hallo|hola)\b"
 )
 THANKS_RE = _rx(r"""\b(?:thanks|thank\s+you|thx|ty|cheers|appreciate(?:d)?)\b
-    | ^\W*(?:great|nice|cool|awesome|perfect|ok(?:ay)?|got\s+it|i\s+see|wow|neat|interesting|good|excellent|understood)\W*$""")
+    | ^\W*(?:great|nice|cool|awesome|perfect|ok(?:ay)?|got\s+it|i\s+see|wow|neat|interesting|good|excellent|understood)\W*$
+    | \b(?:exactly|just)\s+what\s+i\s+(?:needed|wanted|was\s+(?:after|looking\s+for))\b
+    | ^\W*(?:brilliant|lovely|great|perfect|fantastic|amazing|super|wonderful|splendid|superb|excellent)\b[^?]*$""")
 BYE_RE = _rx(r"\b(?:bye|goodbye|good\s+bye|see\s+you|farewell|that'?s\s+all)\b")
 FOLLOW_RE = _rx(r"""
     ^\W*(?:and|what\s+about|how\s+about|now|same|also|then|ok(?:ay)?|so|but|for|with|using|try|do|redo|again)\b
     | \b(?:instead|again|too|as\s+well|the\s+same|this\s+time|that\s+one|the\s+other|likewise|also)\b
 """)
 
-_PEOPLE = r"(?:faces?|people|persons?|individuals|heads|women|men|ladies|guys|kids|children|subjects)"
+_PEOPLE = (
+    r"(?:faces?|people|ppl|folks|persons?|individuals|heads|women|men|ladies|guys|kids|children|subjects)"
+)
 COUNT_RE = _rx(rf"""
     \bhow\s+many\s+{_PEOPLE}\b | \bcount\s+(?:the\s+|all\s+(?:the\s+)?)?{_PEOPLE}\b | \bnumber\s+of\s+{_PEOPLE}\b
     | \b(?:has|have|with)\s+(?:more|most|fewer|less)\s+{_PEOPLE}\b
     | \bhow\s+many\b[^?.!]*\b(?:in\s+total|altogether|do\s+you\s+see|can\s+you\s+see|are\s+there)\b
     | \bare\s+there\s+(?:several|multiple|many|any\s+other)\s+{_PEOPLE}
+    | \b(?:is|are)\s+there\s+(?:just|only)\s+(?:the\s+)?(?:one|a\s+single|two|three|four|five|\d+)\s+{_PEOPLE}
 """)
 LOCATE_RE = _rx(r"""
     \bwhere\s+(?:are|is)\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:faces?|people|persons?|person\s*\#?\d|face\s*\#?\d)
@@ -242,8 +249,13 @@ WORD_RE = _rx(r"""
 """)
 RANK_RE = _rx(r"""
     \b(?:rank|order|sort)\b | \bwhich\s+(?:\w+\s+){0,4}(?:more|most|less|least|\w+er|\w+est)\b
-    | \bwho(?:'s|\s+is|\s+looks?|\s+seems?|\s+appears?)\s+(?:the\s+)?(?:more|most|less|least|\w+er|\w+est)\b | \bwho\s+is\s+happier\b
+    | \bwho(?:'s|\s+is|\s+looks?|\s+seems?|\s+appears?|\s+reads?|\s+comes\s+across)\s+(?:as\s+)?(?:the\s+)?(?:more|most|less|least|\w+er|\w+est)\b
+    | \bwho\s+is\s+happier\b | \bwho(?:'s|\s+is)\s+\w+ing\s+(?:harder|more|less|louder|bigger|wider|the\s+most|the\s+least)\b
 """)
+_KEEN_RE = _rx(
+    r"\b(?:most|least|more|less)\s+(?:into\s+it|enthusiastic|engaged|excited|upbeat|positive|cheerful|keen|thrilled)\b"
+    r"|\bwho(?:'s|\s+is)\s+(?:laugh|smil|grinn)\w*\s+(?:harder|more|less|louder|bigger|wider|the\s+most|the\s+least)\b"
+)
 EVERYONE_RE = _rx(r"""
     \beveryone\b | \bevery1\b | \beverybody\b | \beach\s+(?:face|person|one\s+of\s+them|of\s+them|individual)\b | \bevery\s+(?:face|person|one\s+of\s+them)\b
     | \ball\s+(?:the\s+)?(?:faces|people|persons)\b | \ball\s+of\s+them\b | \bthey\s+all\b | \bthem\s+all\b | \bboth\s+(?:of\s+them|faces|people|persons)\b
@@ -503,7 +515,7 @@ def _face_ref(text: str) -> int | str | None:
         return "other"  # "the one next to her": the face beside the one in focus
     m = _BARE_NUMBER_RE.search(low)
     if m:
-        return int(m.group(1) or m.group(2))
+        return int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else _NUMBER_WORDS[m.group(3)]
     position = _position(low)
     if position:
         return position
@@ -520,9 +532,14 @@ _NEXT_TO_RE = re.compile(
 _BARE_NUMBER_RE = re.compile(
     r"^\W*(?:(?:it'?s|that'?s|she'?s|he'?s|i\s+mean|the)\s+)?(?:face\s+|number\s+|no\.?\s*|nr\.?\s*|#\s*)?([1-9])(?:st|nd|rd|th)?"
     r"(?:\s+(?:one|please|pls|i\s+think|i\s+guess|i\s+believe|probably|prob|maybe|perhaps|i'?d\s+say|i\s+reckon|i\s+suppose))*\W*$"
-    r"|\b(?:number|no\.|nr\.?|#)\s*([1-9])\b(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b))",
+    r"|\b(?:number|no\.|nr\.?|#)\s*([1-9])\b(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b))"
+    r"|(?<!the\s)\bnumber\s+(one|two|three|four|five|six|seven|eight|nine)\b"
+    r"(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b|reason|thing|fan|priority|choice|rule))",
     re.IGNORECASE,
 )
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+}  # fmt: skip
 _VERTICAL = {
     "top": "top", "upper": "top", "back": "top", "background": "top", "rear": "top",
     "bottom": "bottom", "lower": "bottom", "front": "bottom", "foreground": "bottom",
@@ -798,6 +815,13 @@ def parse(text: str, labels: tuple[str, ...] | list[str] | None = None) -> Reque
     req.everyone = bool(EVERYONE_RE.search(text))
     req.anyone = bool(ANYONE_RE.search(text))
     req.correction = bool(CORRECTION_RE.search(text))
+    if (
+        not (req.emotions or req.comparative)
+        and "happy" in labels
+        and _KEEN_RE.search(text)
+        and RANK_RE.search(text)
+    ):
+        req.emotions = ["happy"]  # "who looks the least into it?": ranked by the happy reading
     emotion_asked = bool(req.emotions or req.comparative)
     if (RANK_RE.search(text) and emotion_asked and req.face != "emotion") or (
         req.comparative and re.search(r"\b(?:which|who)\b", text, re.I)

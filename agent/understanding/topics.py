@@ -51,7 +51,7 @@ PERSONAL = _rx(r"""
 _DEFINE = _rx(r"""
     \bmean(?:s|ing|t)?\b | \bdefin(?:e|ition)\b | ^\W*(?:so\s+|and\s+|ok\s+)?(?:what|what's|whats)\s+(?:is|are|'s)?\s*(?:a\s+|an\s+|the\s+)?
     | \bdifference\s+between\b | \bhow\s+(?:does|do|is|are)\b.*\bwork | \bhow\s+(?:do|does|did)\s+(?:you|it|the\s+\w+)\s+(?:measure|compute|calculate|work\s+out|decide)
-    | \bexplain\s+what\b | \btell\s+me\s+about\b | \bwhat\s+does\s+.*\b(?:show|tell|say)\b | \bhow\s+(?:exactly\s+)?is\s+(?:that\s+|the\s+|this\s+)?\w+\s+(?:computed|calculated|measured|made)
+    | \bexplain\s+what\b | \btell\s+me\s+about\b | \bhow\s+(?:would|should|do|can|could)\s+i\s+explain\s+(?:that|this|it|\w+)\s+to\b | \bwhat\s+does\s+.*\b(?:show|tell|say)\b | \bhow\s+(?:exactly\s+)?is\s+(?:that\s+|the\s+|this\s+)?\w+\s+(?:computed|calculated|measured|made)
 """)
 _GRADCAM = _rx(
     r"\b(?:grad|score|eigen|layer|hires|xgrad|ablation|eigengrad)[\s-]*cam | \bcam\b | \bheat[\s-]*maps? | \bsaliency | \bfull[\s-]*grad"
@@ -168,7 +168,9 @@ def topic_of(text: str) -> str | None:
         return "gradcam"
     emotions = emotion_terms(text)
     if emotions and re.search(
-        r"\bmean|\bdefin|\bdifference|^\W*(?:what|what's|whats)\s+(?:is|are)\b", text, re.I
+        r"\bmean|\bdefin|\bdifference|^\W*(?:what|what's|whats)\s+(?:is|are)\b|\bhow\s+(?:would|should|do|can|could)\s+i\s+explain\b",
+        text,
+        re.I,
     ):
         return "emotion:" + ",".join(emotions)
     if re.search(r"\bcompound\b", text, re.I):

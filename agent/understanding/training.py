@@ -7,7 +7,8 @@ Training data are examples, not rules: ``data/*.yml`` in Rasa's NLU format,
       examples: |
         - what is she feeling and why?
 
-with ``analyze/follow_up`` for messages that continue the last request ("and this one?"). The
+with ``analyze/follow_up`` for messages that continue the last request ("and this one?"); files named
+``variation_*.yml`` teach the act only (boundary or analysis), not the asks. The
 examples are grown with generated variation (``augment``: chat shorthand, typos, lower case without
 punctuation, politeness, several asks in one message), deterministically. Everything here needs
 scikit-learn; the runtime (``nlu``) needs only numpy and the shipped arrays.
@@ -47,8 +48,10 @@ __all__ = [
     "train",
 ]
 
+# Data files named so teach the act (boundary or analysis) only; their asks labels are not used.
+ACT_ONLY_PREFIX = "variation_"
 # Bump when the generated variation changes (it is part of the training data).
-AUGMENT_VERSION = "1"
+AUGMENT_VERSION = "2"
 DEFAULT_CONFIG: dict[str, Any] = {
     "blocks": ["ngrams", "regex", "embedding"],
     "weights": {"ngrams": 1.0, "regex": 0.6, "embedding": 1.5},
@@ -287,7 +290,8 @@ def train(
     x = probe.features(texts, vectors)
     acts = [e.act for e in examples]
     act_model = _fit_lr(x, acts, float(config["C_act"]))
-    analyze = np.array([e.act == ACTS_ANALYZE for e in examples])
+    # the asks are learned from the conversations' examples; variation files teach the act only
+    analyze = np.array([e.act == ACTS_ANALYZE and not e.source.startswith(ACT_ONLY_PREFIX) for e in examples])
     xa = x[np.flatnonzero(analyze)]
     ask_coef = np.zeros((x.shape[1], len(ASKS)), np.float32)
     ask_intercept = np.zeros(len(ASKS), np.float32)

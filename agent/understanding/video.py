@@ -38,7 +38,7 @@ MOMENT_RE = re.compile(
     re.IGNORECASE,
 )
 VIDEO_WORD_RE = re.compile(
-    r"\b(?:videos?|clips?|footage|movies?|recordings?|films?|vids?|vid\d+|that\s+video|track(?:ed|ing)|takes?)\b",
+    r"\b(?:videos?|clips?|footage|movies?|recordings?|films?|vids?|vid\d+|that\s+video|track(?:ed|ing|s)?|takes?)\b",
     re.IGNORECASE,
 )
 # A face coming into or leaving the picture: the story of the video says when.
