@@ -1056,18 +1056,36 @@ def _video_text(result: ToolResult, request: Request | None, read_again: bool = 
     return text
 
 
+_WHEN_COMPARED_RE = re.compile(
+    r"\bsame\s+(?:point|time|moment|place|spot)\b|\bwhen\b|\bat\s+what\s+(?:point|time)\b", re.IGNORECASE
+)
+
+
 def _videos_lead(videos: Sequence[ToolResult], request: Request | None) -> str:
     """Several videos compared ("where does he look happier?"): each one's peak of the emotion asked."""
     emotion = _asked_emotion(request) or "happy"
-    peaks = {}
+    peaks, moments = {}, {}
     for r in videos:
         artifact = r.artifact or {}
         tracks = (artifact.get("summary") or {}).get("tracks") or []
         peak = ((tracks[0].get("peaks") or {}).get(emotion) or {}) if tracks else {}
         peaks[str(artifact.get("name", "the video"))] = float(peak.get("probability") or 0.0)
+        moments[str(artifact.get("name", "the video"))] = peak.get("t")
     if len(peaks) < 2:
         return ""
     name = display_name(emotion)
+    if (
+        request is not None
+        and _WHEN_COMPARED_RE.search(request.text)
+        and all(t is not None for t in moments.values())
+    ):
+        from tools.video import format_time
+
+        times = [float(t) for t in moments.values()]
+        when = ", ".join(f"{v} at {format_time(float(t))}" for v, t in moments.items())
+        if max(times) - min(times) <= 1.0:
+            return f"Yes — about the same point: the faces look most {name} at {when}."
+        return f"No — at different points: the faces look most {name} at {when}."
     ranked = sorted(peaks, key=peaks.get, reverse=True)
     parts = ", ".join(f"{v} {_pct(peaks[v])}" for v in ranked)
     if max(peaks.values()) - min(peaks.values()) < 0.03:

@@ -18,6 +18,7 @@ REACHED = {
     "b4": {"routed": 100, "sensitive": 63, "ordinary": 0},
     "b5": {"routed": 117, "sensitive": 67, "ordinary": 0},
     "b6": {"routed": 109, "sensitive": 61, "ordinary": 0},
+    "b7": {"routed": 122, "sensitive": 62, "ordinary": 0},
     "b8": {"routed": 113, "sensitive": 58, "ordinary": 0},
 }
 

@@ -320,9 +320,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "health",
         _rx(
             r"""
-        \bdepress(?:ed|ion|ive)\b | \banxiety\s+disorder\b | \b(?:an\s+)?anxiety\s+(?:problem|issues?)\b | \badhd\b | \badd\b(?=\s*\?) | \bautis\w* | \basperger\w*
+        \bdepress(?:ed|ion|ive)\b | \banxiety\s+disorders?\b | \b(?:an\s+)?anxiety\s+(?:problem|issues?)\b | \badhd\b | \badd\b(?=\s*\?) | \bautis\w* | \basperger\w*
         | \bbipolar\b | \bshell[\s-]?shock\w* | \btrauma(?:tised|tized|tic)?\b | \bpsychos?\b | \bpatients?\b(?=.*\b(?:pain|hurt\w*|suffer\w*|symptoms?|ill|sick|condition)\b) | \banorexi\w* | \bbulimi\w* | \bdementia\b | \balzheimer\w* | \bstroke\b | \bschizo\w* | \bpsychopath\w* | \bsociopath\w* | \bnarcissis\w*
-        | \bmental(?:ly)?\s+(?:ill\w*|health|disorder|condition|problem)\b | \bdisorder\b | \bdiseases?\b | \bdiagnos\w* | \bsymptoms?\b
+        | \bmental(?:ly)?\s+(?:ill\w*|health|disorder|condition|problem)\b | \bdisorders?\b | \bdiseases?\b | \bdiagnos\w* | \bsymptoms?\b
         | \b(?:is|are|was)\s+"""
             + _PERSON
             + r"""\s+(?:sick|ill|unwell|drunk|high|stoned|intoxicated|pregnant|on\s+drugs)\b

@@ -115,6 +115,7 @@ _GROUP_FEATURE = re.compile(
     r"which\s+(?:one|person|face|of\s+them|photo|picture|pic|shot))\b|\b(?!best\b)\w+est\b|\bmost\b",
     re.I,
 )
+_ONE_PERSON = re.compile(r"\b(?:she|he|her|him|his|she's|he's)\b", re.I)
 _FEELING = re.compile(r"\bsmil\w*|\bgrin\w*|\blaugh\w*|\bhapp\w*|\bcheer\w*", re.I)
 _COMPARING = re.compile(
     r"\b(?:who|whose|which|compare|comparing|between|more|most|less|least|bigger|biggest|wider|widest|"
@@ -394,8 +395,14 @@ def plan_photos(
                     args["face"] = face
                 elif req.report and face is None and (count or 0) > 1:
                     _with_face(args, default_face or conv.prominent(image_id))
-                elif face is None and not every_face and default_face and (count or 0) > 1 and inherited:
-                    args["face"] = default_face  # "and the emotion?" about the face in focus
+                elif (
+                    face is None
+                    and not every_face
+                    and default_face
+                    and (count or 0) > 1
+                    and (inherited or _ONE_PERSON.search(text))
+                ):
+                    args["face"] = default_face  # "and the emotion?", "is she surprised?": the face in focus
                 wanted.append((name, args))
             elif intent == EXPLAIN:
                 for number in faces_for_others:

@@ -35,6 +35,11 @@ _GENERIC_VIDEO_RE = re.compile(
 _ORDINAL_WORDS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 
 
+_BOTH_RE = re.compile(
+    r"\bboth\b|\bthe\s+two\b|\beach\s+(?:one|of\s+them)\b|\bcompare\s+them\b", re.IGNORECASE
+)
+
+
 def plan_video(
     req: Request,
     conv: Conversation,
@@ -61,6 +66,13 @@ def plan_video(
         if request is not None and (request.kind in OVER_TIME or request.kind == "frame"):
             focus_video = frame_video  # "how did her mood change?" after a frame: its video
     named = resolve_videos(req.text, conv)
+    if (
+        not named
+        and len(conv.videos) > 1
+        and _BOTH_RE.search(req.text)
+        and (focus_video is not None or not conv.uploads)
+    ):
+        named = list(conv.videos)  # "compare the two: is he happiest at the same point in both?"
     generic = _GENERIC_VIDEO_RE.search(req.text)
     if (
         not named

@@ -94,6 +94,7 @@ _TERM_DEFINED_RE = re.compile(
     r"\bmeans?\b|\bmeaning\b|\bdefin(?:e|ition)\b|\bhow\s+(?:would|should|do|can|could)\s+i\s+explain\b",
     re.IGNORECASE,
 )
+_RUN_CODE_RE = re.compile(r"\b(?:run|execute|eval|exec)\b", re.IGNORECASE)
 # A reading below this is not acted on when the rules saw nothing either: the agent asks.
 _BOUNDARY_MIN = 0.5
 _BOUNDARY_ALONE = 0.35
@@ -259,6 +260,7 @@ def _appearance(text: str) -> str | None:
     end = _PHRASE_END.search(rest)
     phrase = (text[m.start() : m.end()] + (rest[: end.start()] if end else rest)).strip()
     phrase = re.sub(r"\bw/?(?=\s)", "with", phrase)
+    phrase = re.sub(r"(?:\s+(?:lol|lmao|haha+|pls|plz|please|tho|though|btw))+\W*$", "", phrase, flags=re.I)
     return " ".join(phrase.split()[:10])
 
 
@@ -318,6 +320,8 @@ def _understand(
         and reading.kind == "boundary"
         and reading.confidence >= floor
         and not (req.count and reading.topic == "identity")  # "is there just the one person?": a count
+        # "run this python code: import os": running code is refused by the rules, not declined as writing it
+        and not (req.small_talk == "refuse" and _RUN_CODE_RE.search(text))
     ):
         crossed = boundaries.CATEGORIES.get(reading.topic)
     if crossed is not None:

@@ -151,7 +151,8 @@ EXPLAIN_RE = _rx(r"""
         (?:mattered|matter|count|counted|drove|led|made|influenced|contributed|were\s+used|was\s+used|did\s+(?:it|you|the\s+model)|does)
     | \bwhere\s+(?:did|does|do|is|was)\s+(?:you|it|the\s+(?:model|classifier|network))\s+(?:look|looking|focus|focusing|attend)
     | \b(?:model|classifier|network|it|you)\s+(?:look(?:ed)?|focus(?:ed)?)\s+(?:at|on)\b
-    | \bevidence\b | \bjustif | \bhow\s+(?:did|do|does|can|could)\s+(?:you|it|the\s+(?:model|classifier))\s+(?:tell|know|decide|conclude|figure|arrive|get|determine)
+    | \bevidence\b | \bjustif | \bhow\s+(?:did|do|does|can|could)\s+(?:you|it|the\s+(?:model|classifier|computer|machine|ai|app|program|system))\s+(?:tell|know|decide|conclude|figure|arrive|get|determine)
+    | \bwhere\s+(?:the\s+)?(?:model|classifier|network|it|ai|computer)\s+(?:was|is|were)\s+(?:looking|focus(?:s)?ing)
     | \bwhat\s+led\b | \bbased\s+on\s+what\b | \bon\s+what\s+basis\b | \bwhat\s+gave\s+(?:it|that|her|him)\s+away\b | \bhighlight
     | \bwhat\s+drove\b | \binterpret | \bvisuali[sz]e | \bshow\s+(?:me\s+)?(?:the\s+|a\s+|your\s+)?(?:map|regions|hot\s*spots?)\b | \bhot\s*spots?\b
     | \bwhat\s+(?:features|cues|clues)\b | \bwhat\s+tells\s+you\b | \bwhat\s+(?:is|was)\s+(?:that|this|it)\s+based\s+on\b
@@ -180,6 +181,8 @@ EMOTION_CUE_RE = _rx(r"""
     | \bwhat\s+(?:does|would|do)\s+(?:the\s+)?(?:model|classifier|network|it|ai|you)\s+(?:think|say|see|predict|read|call|label|name)\b | \bmoods?\b | \bexpressions?\b | \bsentiment | \bstate\s+of\s+mind\b
     | \bvibes?\b | \baffect\b | \btemper\b | \bhow\s+(?:does|do|is|are|'s)\s+(?:she|he|they|it|this\s+\w+|the\s+\w+)\s+(?:look|looking|seem|seeming|feel|doing|appear)
     | \bseems?\b | \bappears?\b | \bclassif | \bpredict | \banaly[sz] | \bread\s+(?:her|his|their|the|this|that)\s+(?:face|expression|emotions?|mood)
+    | \bhow\s+(?:does|do|would|did)\s+(?:it|you|the\s+(?:model|classifier|ai))\s+read\s+(?:her|him|them|this|that|it)\b
+    | \bwhat\s+came\s+(?:second|next)\b
     | \bwhat\s+do\s+you\s+(?:see|think|make\s+of|reckon) | \btell\s+me\s+about\s+(?:this|the|her|his|their|that)\s+(?:photo|picture|image|face|person|pic|one)
     | \bguess\b | \bdetect | \brecogni[sz]e\s+(?:the\s+|her\s+|his\s+)?(?:emotion|expression|feeling) | \bwhat(?:'s|\s+is)\s+(?:going\s+on|up)\s+with
     | \bcheck\s+(?:this|the|her|his|that)\b | \bhow\s+(?:happy|sad|angry|scared|surprised) | \bfacial\s+expression | \bwhat\s+(?:is|'s)\s+(?:she|he|they)\s+(?:showing|expressing)
@@ -189,7 +192,7 @@ EMOTION_CUE_RE = _rx(r"""
 COMPARE_RE = _rx(rf"""
     \bcompar | \bdifferences?\b | \bdiffer(?:s|ing)?\b | \bversus\s+the\s+other | \bboth\b | \b(?:these|those)\s+(?:two\s+)?{_PHOTO}s\b
     | \b(?:the\s+)?two\s+{_PHOTO}s | \beach\s+{_PHOTO} | \ball\s+(?:the\s+|my\s+|of\s+the\s+)?{_PHOTO}s | \bevery\s+{_PHOTO}
-    | \bwhich\s+(?:one|{_PHOTO}|of\s+(?:them|the\s+two|these))\s+(?:is|looks|seems|appears|shows)
+    | \bwhich\s+(?:one|{_PHOTO}|of\s+(?:them|the\s+two|these|two|both))\s+(?:is|looks|seems|appears|shows|has|have)
 """)
 
 HELP_RE = _rx(r"""
@@ -228,6 +231,7 @@ LOCATE_RE = _rx(r"""
     | \bpoint\s+out\s+(?:the\s+|each\s+|every\s+|all\s+(?:the\s+)?)?(?:faces?|people|persons?)
     | \bshow\s+(?:me\s+)?where\s+(?:the\s+|each\s+|every\s+)?(?:faces?|people|persons?)
     | \bshow\s+(?:me\s+)?(?:the\s+|all\s+(?:the\s+)?)?faces\b | \bfaces?\s+numbered\b
+    | \b(?:has|with|have|got|contains?)\s+(?:no|zero)\s+faces?\b | \bwithout\s+(?:a\s+|any\s+)?faces?\b | \bhallucinat\w*
     | \bfind\s+(?:every(?:one|body)'?s?|all\s+(?:the\s+|their\s+)?|each\s+|the\s+)faces?\b | \bnumbered\s+(?:photo|image|picture|faces?)\b
     | \bwhich\s+(?:one|face|person)\s+is\s+(?:face|person|number)\s*\#?\s*(?:\d|one|two|three)
     | \bwhich\s+(?:face|person|one)\s+is\s+(?:the\s+)?(?:biggest|largest|smallest|tallest|closest|nearest|furthest|farthest)\b
@@ -253,7 +257,8 @@ RANK_RE = _rx(r"""
     | \bwho\s+is\s+happier\b | \bwho(?:'s|\s+is)\s+\w+ing\s+(?:harder|more|less|louder|bigger|wider|the\s+most|the\s+least)\b
 """)
 _KEEN_RE = _rx(
-    r"\b(?:most|least|more|less)\s+(?:into\s+it|enthusiastic|engaged|excited|upbeat|positive|cheerful|keen|thrilled)\b"
+    r"\b(?:most|least|more|less)\s+(?:into\s+it|enthusiastic|engaged|excited|upbeat|positive|cheerful|keen|thrilled|hyped|"
+    r"pumped|stoked|buzzing|joyful|joyous|lively)\b"
     r"|\bwho(?:'s|\s+is)\s+(?:laugh|smil|grinn)\w*\s+(?:harder|more|less|louder|bigger|wider|the\s+most|the\s+least)\b"
 )
 EVERYONE_RE = _rx(r"""
@@ -336,7 +341,9 @@ APPEARANCE_RE = re.compile(
     r"|\b(?:guy|man|woman|girl|lady|boy|kid|person|one|dude|lad|lass|fellow|teen)\s+(?:in|wearing|with|w/|w)\s+(?:the\s+|a\s+|an\s+)?(?:\w+[\s-]+){0,2}"
     r"(?:dress|shirt|t-?shirt|tee|top|jacket|hat|cap|glasses|sunglasses|shades|hoodie|uniform|outfit|suit|tie|scarf|bow|beard|"
     r"moustache|mustache|hair|makeup|make-up|paint|necklace|earrings|helmet|coat|sweater|jumper|skirt|blouse|vest|lipstick|"
-    r"red|green|blue|black|white|yellow|pink|purple|gr[ae]y|orange|brown|stripes|striped)\b",
+    r"red|green|blue|black|white|yellow|pink|purple|gr[ae]y|orange|brown|stripes|striped)\b"
+    r"|\b(?:the|that)\s+(?:\w+[\s-]+){0,2}(?:makeup|make-up|clown|sunglasses|shades|glasses|hat|cap|dress|shirt|hoodie|"
+    r"beard|bow|scarf|uniform|suit|hijab|tattoo|costume|drink|phone|jacket|necklace)\s+(?:one|guy|man|woman|girl|lady|dude|person)\b",
     re.IGNORECASE,
 )
 FACE_REF_RE = re.compile(
@@ -530,9 +537,9 @@ _NEXT_TO_RE = re.compile(
     re.IGNORECASE,
 )
 _BARE_NUMBER_RE = re.compile(
-    r"^\W*(?:(?:it'?s|that'?s|she'?s|he'?s|i\s+mean|the)\s+)?(?:face\s+|number\s+|no\.?\s*|nr\.?\s*|#\s*)?([1-9])(?:st|nd|rd|th)?"
+    r"^\W*(?:(?:it'?s|that'?s|she'?s|he'?s|i\s+mean|the)\s+)?(?:face\s+|number\s+|num\.?\s*|no\.?\s*|nr\.?\s*|#\s*)?([1-9])(?:st|nd|rd|th)?"
     r"(?:\s+(?:one|please|pls|i\s+think|i\s+guess|i\s+believe|probably|prob|maybe|perhaps|i'?d\s+say|i\s+reckon|i\s+suppose))*\W*$"
-    r"|\b(?:number|no\.|nr\.?|#)\s*([1-9])\b(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b))"
+    r"|\b(?:number|num\.?|no\.|nr\.?|#)\s*([1-9])\b(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b))"
     r"|(?<!the\s)\bnumber\s+(one|two|three|four|five|six|seven|eight|nine)\b"
     r"(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b|reason|thing|fan|priority|choice|rule))",
     re.IGNORECASE,
@@ -560,6 +567,12 @@ _ROW_RE = re.compile(
 )
 
 
+_HEIGHT_RE = re.compile(
+    r"\b(?:sitting|standing|seated|one)\s+(?:the\s+)?(?:(highest|top\s*most)|(lowest|bottom\s*most))\b",
+    re.IGNORECASE,
+)
+
+
 def _position(low: str) -> str | None:
     """A face named by position: one word ("left", "largest"), or a row and a side ("top left")."""
     m = _COMBO_RE.search(low)
@@ -573,6 +586,10 @@ def _position(low: str) -> str | None:
         if m:
             side = _POSITION_WORDS[m.group(1).lower()]
             break
+    if side is None:
+        height = _HEIGHT_RE.search(low)
+        if height:
+            return "top" if height.group(1) else "bottom"  # "the one sitting highest up on the stairs"
     row = _ROW_RE.search(low)
     if row:
         word = (row.group(1) or row.group(2) or "front").lower()

@@ -57,6 +57,10 @@ _GRADCAM = _rx(
     r"\b(?:grad|score|eigen|layer|hires|xgrad|ablation|eigengrad)[\s-]*cam | \bcam\b | \bheat[\s-]*maps? | \bsaliency | \bfull[\s-]*grad"
 )
 _FAITH = _rx(r"\bfaithful")
+_METHODS_COMPARED = _rx(
+    r"\bdifference\s+between\s+(?:the\s+|those\s+|these\s+|both\s+)?(?:two\s+)?(?:cam\s+|heatmap\s+)?(?:methods|cams|techniques|approaches|algorithms)\b"
+    r"|\bhow\s+(?:do|does)\s+(?:those|these|the)\s+(?:two\s+)?(?:cam\s+|heatmap\s+)?(?:methods|techniques|algorithms)\s+differ\b"
+)
 _MODEL = _rx(r"""
     \b(?:which|what)\s+(?:emotion\s+)?(?:model|classifier|network|neural\s+net)s?\b | \btrained\s+on\b
     | \b(?:training\s+)?(?:data\s*set|dataset|training\s+data)\b | \bmodels?\s+(?:is|are)\s+(?:loaded|used|running)\b
@@ -160,6 +164,8 @@ def topic_of(text: str) -> str | None:
         return "model"
     if _LABELS.search(text):
         return "labels"
+    if _METHODS_COMPARED.search(text):
+        return "methods"
     if not _DEFINE.search(text):
         return None
     if _FAITH.search(text):
