@@ -32,7 +32,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from agent.prompts import ATTACHMENT_RE, VIDEO_ATTACHMENT_RE, parse_image_list, parse_video_list
 from agent.results import message_text
-from agent.understanding.rules import POSITIONS, Request
+from agent.understanding.rules import NUMBER_WORDS, POSITIONS, Request
 from tools.labels import display_name
 from tools.locate import FaceLocation, FaceMap, locate_faces
 
@@ -479,7 +479,7 @@ _AGAINST_RE = re.compile(
     r"\b(?:same|similar|different|differ\w*|compar\w*|than|versus|vs\.?|like|as)\s+(?:\w+\s+){0,3}(?:as\s+|to\s+|with\s+)?the\s+(?:first|second|third|last|other|previous|earlier)\s+one\b",
     re.IGNORECASE,
 )
-_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}
+_NUMBER_WORDS = {**NUMBER_WORDS, **{str(n): n for n in range(2, 7)}}
 _COUNTED_RE = re.compile(
     r"\b(?:which|who|any|none|each|one|out)\s+of\s+(?:the|these|those|them|all|my)\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"
     r"|\ball\s+(two|three|four|five|six|[2-6])\b(?!\s+(?:faces?|people|persons?))"

@@ -522,7 +522,7 @@ def _face_ref(text: str) -> int | str | None:
         return "other"  # "the one next to her": the face beside the one in focus
     m = _BARE_NUMBER_RE.search(low)
     if m:
-        return int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else _NUMBER_WORDS[m.group(3)]
+        return int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else NUMBER_WORDS[m.group(3)]
     position = _position(low)
     if position:
         return position
@@ -544,7 +544,7 @@ _BARE_NUMBER_RE = re.compile(
     r"(?!\s*(?:photos?|pictures?|images?|pics?|videos?|clips?|of\b|reason|thing|fan|priority|choice|rule))",
     re.IGNORECASE,
 )
-_NUMBER_WORDS = {
+NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
 }  # fmt: skip
 _VERTICAL = {
