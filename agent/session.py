@@ -45,6 +45,7 @@ from agent.store import ImageStore, StoredImage
 from agent.understanding import warm_up
 from agent.video_store import VideoSessionMixin, VideoStore
 from tools.errors import CapacityError, FaceAgentError, InvalidImageError
+from tools.landmarks import preload as preload_landmarks
 from tools.lc import face_tools
 from tools.lc_video import VideoToolContext, video_tools
 
@@ -107,7 +108,10 @@ class ChatSession(VideoSessionMixin):  # add_video and the frame-to-photo hook
         qa: Any = None,
     ) -> None:
         self.settings = settings or AgentSettings.from_env()
-        warm_up()  # the understanding model loads while the first message is being written
+        # The understanding model and the voice's landmark model load while the first message is
+        # being written (each in its own thread: ONNX Runtime builds sessions without the GIL).
+        warm_up()
+        preload_landmarks()
         self.store = ImageStore()
         self.videos = VideoStore()
         self._unannounced_videos = []

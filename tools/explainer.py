@@ -47,7 +47,7 @@ from PIL import Image
 from tools.analysis import ImageRecord
 from tools.classifier import EmotionClassifier, FaceForward, Prediction, default_classifier, softmax
 from tools.device import import_torch
-from tools.errors import InvalidRequestError
+from tools.errors import InvalidRequestError, ModelUnavailableError
 from tools.faces import REGIONS, index_of_number, region_masks
 from tools.images import ImageInput
 from tools.labels import display_name, normalize_label
@@ -956,7 +956,7 @@ class Explainer:
         v = labels.index(versus) if versus is not None else None
         heat = cam_heatmap(self.classifier, forward, method, t, v)
         ahead = _render_in_background(forward.aligned.image, heat) if self.render_ahead else None
-        shares = region_shares(heat, forward.aligned.landmarks)
+        shares = region_shares(heat, _region_landmarks(record, forward, face))
         trust = faithfulness(
             self.classifier.head_logits,
             forward.activation,
@@ -993,6 +993,20 @@ class Explainer:
         if ahead is not None:
             explanation._memo["face_ahead"] = ahead
         return explanation
+
+
+def _region_landmarks(record: ImageRecord, forward: FaceForward, face: int) -> np.ndarray:
+    """The 68 points that split the face crop into regions: the fit the voice reads the face from
+    (``tools.landmarks``' default model, fitted once per photo and face for both), mapped into the
+    crop; dlib's when that model cannot load."""
+    from tools.landmarks import face_landmarks
+
+    try:
+        points = face_landmarks(record, face).points.astype(np.float64)
+    except ModelUnavailableError:
+        return forward.aligned.landmarks
+    matrix = forward.aligned.matrix
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
 @lru_cache(maxsize=4)

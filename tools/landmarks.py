@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from tools.errors import InvalidRequestError, ModelUnavailableError
+from tools.errors import FaceAgentError, InvalidRequestError, ModelUnavailableError
 from tools.faces import Face, _umeyama, canonical_points
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "face_landmarks",
     "fit_landmarks",
     "landmark_model_name",
+    "preload",
 ]
 
 LANDMARK_MODELS = ("faceapi", "faceapi-tiny", "facemesh", "facemesh-base", "dlib")
@@ -106,6 +108,28 @@ def landmark_model_name(name: str | None = None) -> str:
             f"Unknown landmark model {chosen!r}; choose one of {', '.join(LANDMARK_MODELS)}."
         )
     return chosen
+
+
+def preload(model: str | None = None) -> threading.Thread:
+    """Loads a landmark model (``landmark_model_name(model)``) in a background thread, so that the
+    first question about a face does not wait for it; returns the started daemon thread. dlib's
+    predictor is left to its first use: it holds the interpreter lock while it loads."""
+
+    def load() -> None:
+        try:
+            name = landmark_model_name(model)
+            if name in ("facemesh", "facemesh-base"):
+                from tools.models.facemesh import default_facemesh
+
+                default_facemesh("base" if name == "facemesh-base" else "attention")
+            elif name != "dlib":
+                _faceapi(name)
+        except FaceAgentError:
+            pass  # the first question says what is missing
+
+    thread = threading.Thread(target=load, name="landmarks-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def _sha256(path: Path) -> str:
