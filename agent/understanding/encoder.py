@@ -24,7 +24,7 @@ import numpy as np
 
 from tools.errors import ModelUnavailableError
 
-__all__ = ["SentenceEncoder", "available", "default_encoder", "MODEL_SHA256", "DIM"]
+__all__ = ["SentenceEncoder", "available", "bulk_encoder", "default_encoder", "MODEL_SHA256", "DIM"]
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 DIM = 384
@@ -91,7 +91,20 @@ class SentenceEncoder:
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Unit-length embeddings, one row per text (float32, shape (n, 384))."""
+        """Unit-length embeddings, one row per text (float32, shape (n, 384)).
+
+        Texts are batched by length (a batch is padded to its longest text, and the padding costs
+        as much as the words), the rows returned in the order given.
+        """
+        if len(texts) > batch_size:
+            order = sorted(range(len(texts)), key=lambda i: len(str(texts[i])))
+            ordered = self._encode_sorted([texts[i] for i in order], batch_size)
+            result = np.empty_like(ordered)
+            result[order] = ordered
+            return result
+        return self._encode_sorted(texts, batch_size)
+
+    def _encode_sorted(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         rows: list[np.ndarray] = []
         for start in range(0, len(texts), batch_size):
             encodings = self.tokenizer.encode_batch([str(t) for t in texts[start : start + batch_size]])
@@ -109,6 +122,14 @@ class SentenceEncoder:
             mean = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             rows.append(mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12))
         return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
+
+
+@lru_cache(maxsize=1)
+def bulk_encoder() -> SentenceEncoder:
+    """An encoder for thousands of texts at once (training): one thread per core, up to four."""
+    import os
+
+    return SentenceEncoder(threads=max(1, min(4, os.cpu_count() or 1)))
 
 
 @lru_cache(maxsize=1)

@@ -282,9 +282,10 @@ def train(
         cache = embeddings if embeddings is not None else {}
         missing = sorted({t for t in texts if t not in cache})
         if missing:
-            from agent.understanding.encoder import default_encoder
+            from agent.understanding.encoder import bulk_encoder, default_encoder
 
-            for text, vector in zip(missing, default_encoder().encode(missing)):
+            encoder = bulk_encoder() if len(missing) > 256 else default_encoder()
+            for text, vector in zip(missing, encoder.encode(missing)):
                 cache[text] = vector
         vectors = np.stack([cache[t] for t in texts])
     x = probe.features(texts, vectors)
