@@ -24,7 +24,15 @@ import numpy as np
 
 from tools.errors import ModelUnavailableError
 
-__all__ = ["SentenceEncoder", "available", "bulk_encoder", "default_encoder", "MODEL_SHA256", "DIM"]
+__all__ = [
+    "BULK_TEXTS",
+    "SentenceEncoder",
+    "available",
+    "bulk_encoder",
+    "default_encoder",
+    "MODEL_SHA256",
+    "DIM",
+]
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 DIM = 384
@@ -122,6 +130,10 @@ class SentenceEncoder:
             mean = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
             rows.append(mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12))
         return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
+
+
+# Over this many texts at once (training, scoring a corpus), ``bulk_encoder`` encodes them.
+BULK_TEXTS = 256
 
 
 @lru_cache(maxsize=1)
