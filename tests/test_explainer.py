@@ -19,7 +19,7 @@ from skimage import data
 from tools.analysis import AnalysisCache
 from tools.classifier import DEFAULT_MODEL, EmotionClassifier
 from tools.cli import main
-from tools.errors import InvalidRequestError
+from tools.errors import InvalidRequestError, ModelUnavailableError
 from tools.explainer import (
     METHODS,
     Explainer,
@@ -106,6 +106,52 @@ def test_explain_astronaut(astronaut: np.ndarray) -> None:
     payload = e.to_dict()
     assert json.loads(json.dumps(payload))["target"] == "happy"
     assert not any(isinstance(v, bytes | np.ndarray) for v in payload.values())
+
+
+def test_regions_come_from_the_voices_landmark_fit(astronaut: np.ndarray, monkeypatch) -> None:
+    from tools import landmarks
+    from tools.analysis import ImageRecord
+    from tools.explainer import region_shares
+    from tools.faces import region_masks
+
+    from tools.classifier import default_classifier
+
+    explainer = Explainer(default_classifier(None), cache_results=False)
+    record = ImageRecord.from_source(astronaut)
+    e = explainer.explain(record)
+    # One fit for both surfaces: the explanation left the default model's fit in the record, where
+    # the voice reads it, and its regions are that fit's, mapped into the crop.
+    fit = record.cached(("landmarks", landmarks.DEFAULT_LANDMARKS, 0), lambda: None)
+    assert fit is not None and fit.model == landmarks.DEFAULT_LANDMARKS
+    forward = explainer.classifier.forward_faces(record)[0]
+    matrix = forward.aligned.matrix
+    points = fit.points.astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
+    assert e.regions == region_shares(e.heatmap, points.astype(np.float32))
+    masks = region_masks(points.astype(np.float32), e.heatmap.shape[0])
+    assert masks["mouth"].any() and masks["eyes"].any()
+
+    # Where the default model cannot load, dlib's points split the face instead.
+    def unavailable(*args, **kwargs):
+        raise ModelUnavailableError("no FaceMesh here")
+
+    monkeypatch.setattr(landmarks, "face_landmarks", unavailable)
+    fallback = explainer.explain(ImageRecord.from_source(astronaut))
+    assert fallback.regions == region_shares(fallback.heatmap, forward.aligned.landmarks)
+    assert fallback.top_regions[0][0] == e.top_regions[0][0]
+
+
+def test_a_session_loads_the_voices_landmark_model_in_the_background() -> None:
+    from tools import landmarks
+    from tools.models.facemesh import default_facemesh
+
+    thread = landmarks.preload("facemesh")
+    assert thread.daemon and thread.name == "landmarks-preload"
+    thread.join(30)
+    assert not thread.is_alive() and default_facemesh.cache_info().currsize >= 1
+    landmarks.preload("dlib").join(5)  # dlib is left to its first use: nothing to load, no error
+    with pytest.raises(InvalidRequestError):
+        landmarks.landmark_model_name("no-such-model")
+    landmarks.preload("no-such-model").join(5)  # a bad name is the first question's to report
 
 
 def test_explanations_are_cached_per_request(astronaut: np.ndarray) -> None:
