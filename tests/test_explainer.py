@@ -111,10 +111,9 @@ def test_explain_astronaut(astronaut: np.ndarray) -> None:
 def test_regions_come_from_the_voices_landmark_fit(astronaut: np.ndarray, monkeypatch) -> None:
     from tools import landmarks
     from tools.analysis import ImageRecord
+    from tools.classifier import default_classifier
     from tools.explainer import region_shares
     from tools.faces import region_masks
-
-    from tools.classifier import default_classifier
 
     explainer = Explainer(default_classifier(None), cache_results=False)
     record = ImageRecord.from_source(astronaut)
