@@ -1002,11 +1002,9 @@ def _region_landmarks(record: ImageRecord, forward: FaceForward, face: int) -> n
     from tools.landmarks import face_landmarks
 
     try:
-        points = face_landmarks(record, face).points.astype(np.float64)
+        return forward.aligned.to_crop(face_landmarks(record, face).points)
     except ModelUnavailableError:
         return forward.aligned.landmarks
-    matrix = forward.aligned.matrix
-    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
 @lru_cache(maxsize=4)

@@ -287,9 +287,13 @@ class AlignedFace:
     def landmarks(self) -> np.ndarray:
         """(68, 2) landmarks in crop coordinates."""
         if self._landmarks is None:
-            points = self._face.landmarks.astype(np.float64) @ self.matrix[:, :2].T + self.matrix[:, 2]  # type: ignore[union-attr]
-            self._landmarks = points.astype(np.float32)
+            self._landmarks = self.to_crop(self._face.landmarks)  # type: ignore[union-attr]
         return self._landmarks
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """(N, 2) points of the original image in this crop's coordinates (float32)."""
+        points = np.asarray(points, np.float64)
+        return (points @ self.matrix[:, :2].T + self.matrix[:, 2]).astype(np.float32)
 
     @property
     def size(self) -> int:

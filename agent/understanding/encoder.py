@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -25,11 +26,10 @@ import numpy as np
 from tools.errors import ModelUnavailableError
 
 __all__ = [
-    "BULK_TEXTS",
     "SentenceEncoder",
     "available",
-    "bulk_encoder",
     "default_encoder",
+    "encoder_for",
     "MODEL_SHA256",
     "DIM",
 ]
@@ -106,13 +106,13 @@ class SentenceEncoder:
         """
         if len(texts) > batch_size:
             order = sorted(range(len(texts)), key=lambda i: len(str(texts[i])))
-            ordered = self._encode_sorted([texts[i] for i in order], batch_size)
+            ordered = self._encode_batches([texts[i] for i in order], batch_size)
             result = np.empty_like(ordered)
             result[order] = ordered
             return result
-        return self._encode_sorted(texts, batch_size)
+        return self._encode_batches(texts, batch_size)
 
-    def _encode_sorted(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    def _encode_batches(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         rows: list[np.ndarray] = []
         for start in range(0, len(texts), batch_size):
             encodings = self.tokenizer.encode_batch([str(t) for t in texts[start : start + batch_size]])
@@ -132,16 +132,19 @@ class SentenceEncoder:
         return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, DIM), np.float32)
 
 
-# Over this many texts at once (training, scoring a corpus), ``bulk_encoder`` encodes them.
-BULK_TEXTS = 256
+# Over this many texts at once (training, scoring a corpus), every core encodes them.
+_BULK_TEXTS = 256
 
 
 @lru_cache(maxsize=1)
-def bulk_encoder() -> SentenceEncoder:
-    """An encoder for thousands of texts at once (training): one thread per core, up to four."""
-    import os
-
+def _bulk_encoder() -> SentenceEncoder:
     return SentenceEncoder(threads=max(1, min(4, os.cpu_count() or 1)))
+
+
+def encoder_for(count: int) -> SentenceEncoder:
+    """The encoder for ``count`` texts at once: ``default_encoder`` for a few (one thread, as a
+    conversation's messages come), one with a thread per core (up to four) for a corpus."""
+    return _bulk_encoder() if count > _BULK_TEXTS else default_encoder()
 
 
 @lru_cache(maxsize=1)

@@ -335,14 +335,13 @@ class NLUModel:
     # --- features ------------------------------------------------------------------------------
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        from agent.understanding.encoder import BULK_TEXTS, bulk_encoder, default_encoder
+        from agent.understanding.encoder import default_encoder, encoder_for
 
         with self._lock:
             if self._encoder is None:
                 self._encoder = default_encoder()
-        if len(texts) > BULK_TEXTS and self._encoder is default_encoder():
-            return bulk_encoder().encode(texts)  # scoring a corpus: every core
-        return self._encoder.encode(texts)
+        encoder = encoder_for(len(texts)) if self._encoder is default_encoder() else self._encoder
+        return encoder.encode(texts)
 
     def features(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> sparse.csr_matrix:
         """The concatenated, weighted feature rows of normalised texts.

@@ -282,10 +282,9 @@ def train(
         cache = embeddings if embeddings is not None else {}
         missing = sorted({t for t in texts if t not in cache})
         if missing:
-            from agent.understanding.encoder import BULK_TEXTS, bulk_encoder, default_encoder
+            from agent.understanding.encoder import encoder_for
 
-            encoder = bulk_encoder() if len(missing) > BULK_TEXTS else default_encoder()
-            for text, vector in zip(missing, encoder.encode(missing)):
+            for text, vector in zip(missing, encoder_for(len(missing)).encode(missing)):
                 cache[text] = vector
         vectors = np.stack([cache[t] for t in texts])
     x = probe.features(texts, vectors)
