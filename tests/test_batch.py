@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -347,6 +348,36 @@ def test_resume_removes_the_unfinished_file_of_a_killed_write(tmp_path: Path):
     result = run([folder], tmp_path / "out", resume=True, progress=False)
     assert result.removed == [str(torn)] and not torn.exists()
     assert result.skipped == 1 and result.processed == 1
+
+
+def test_chunks_a_killed_run_writes_late_do_not_give_rows_twice(tmp_path: Path, monkeypatch):
+    """A Ray driver killed, resumed at once: its actors may still write a group or two after the
+    resumed run listed what was done. The resumed run analyses those files again, so it takes their
+    rows out of the late chunks (a chunk left with no row is removed) and keeps the others."""
+    folder = small_folder(tmp_path, 3)
+    run([folder], tmp_path / "earlier", progress=False)
+    earlier = read_rows(tmp_path / "earlier")
+    by_name = {Path(p).name: p for p in earlier.column("path").to_pylist()}
+    run([folder / "0_grace.jpg"], tmp_path / "out", progress=False)
+    rows = BatchRows.rows
+    late: list[str] = []
+
+    def with_a_late_writer(self, inputs):
+        if not late:  # the killed run's actor finishes its groups while this run works
+            killed = Output(tmp_path / "out")
+            redone = earlier.filter(pc.equal(earlier.column("path"), by_name["1_posed_happy.jpg"]))
+            other = redone.set_column(0, "path", pa.array([str(tmp_path / "elsewhere.jpg")]))
+            late.append(killed.write(redone))
+            late.append(killed.write(pa.concat_tables([redone, other])))
+        return rows(self, inputs)
+
+    monkeypatch.setattr(BatchRows, "rows", with_a_late_writer)
+    result = run([folder], tmp_path / "out", resume=True, progress=False)
+    assert (result.skipped, result.processed) == (1, 2)
+    assert sorted(result.late) == sorted(late) and not Path(late[0]).exists()
+    assert pq.read_table(late[1]).column("path").to_pylist() == [str(tmp_path / "elsewhere.jpg")]
+    paths = read_rows(tmp_path / "out").column("path").to_pylist()
+    assert sorted(paths) == sorted([*by_name.values(), str(tmp_path / "elsewhere.jpg")])  # each once
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -169,7 +170,9 @@ def test_two_nodes_give_the_local_engine_rows_also_after_the_driver_is_killed(
     cluster: Cluster, tmp_path: Path
 ):
     """The driver is killed (SIGKILL) once the first chunk is written; the same command with
-    --resume finishes, and the rows are the local engine's, each once."""
+    --resume, run at once, finishes, and the rows are the local engine's, each once. The killed
+    run's actors outlive its driver for a moment and may write a group after the kill: the resumed
+    run skips what it found and takes out of the late chunks what it wrote again."""
     media = make_media(tmp_path / "media")
     for i in range(24):  # two more groups of photos: work left when the first chunk lands
         shutil.copy(media_path(["grace", "posed_happy", "obama"][i % 3]), media / f"copy{i:02d}.jpg")
@@ -189,7 +192,8 @@ def test_two_nodes_give_the_local_engine_rows_also_after_the_driver_is_killed(
     assert 0 < len(written) < 32
     done = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"{len(written)} already there, skipped" in done.stdout
+    skipped = re.search(r"(\d+) already there, skipped", done.stdout)
+    assert skipped and len(written) <= int(skipped.group(1)) < 32, done.stdout
     run([media], tmp_path / "local", fps=FPS, progress=False)
     distributed, local = read_rows(out), read_rows(tmp_path / "local")
     assert same_rows(distributed, local)

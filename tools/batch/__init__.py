@@ -72,6 +72,8 @@ class BatchResult:
         failed: files of this run that gave an error row.
         seconds: the run's wall time (cluster start and model loading included).
         removed: unreadable chunk files removed before resuming (the remains of a killed write).
+        late: chunk files an earlier, killed run wrote after this one began, with the rows this run
+            wrote again taken out (``Output.drop_late``).
     """
 
     output: str
@@ -83,6 +85,7 @@ class BatchResult:
     failed: int
     seconds: float
     removed: list[str] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -178,6 +181,7 @@ def run(
                 cpus_per_actor=cpus_per_actor,
                 progress=progress,
             )
+    late = out.drop_late({x.path for x in todo}) if todo else []
     out.finish()
     return BatchResult(
         output=out.text,
@@ -189,4 +193,5 @@ def run(
         failed=failed,
         seconds=time.perf_counter() - start,
         removed=removed,
+        late=late,
     )

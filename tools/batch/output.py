@@ -51,6 +51,8 @@ class Output:
         self.single = base.endswith(".parquet") and info.type != pafs.FileType.Directory
         self.base = base
         self.parts = base + ".parts" if self.single else base
+        self.run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"  # names this run's chunks
+        self._known: set[str] = set()  # the files there when the run began
 
     def uri(self, path: str) -> str:
         """``path`` on this output's filesystem as a string Ray and pyarrow accept."""
@@ -123,8 +125,37 @@ class Output:
                 )
             table = pq.read_table(path, columns=["path"], filesystem=self.fs)
             done.update(table.column("path").to_pylist())
+            self._known.add(path)
         self._check_writable()
         return done, removed
+
+    def drop_late(self, paths: set[str]) -> list[str]:
+        """Removes the rows of ``paths`` (what this run analysed) from chunk files that appeared
+        after ``prepare`` and are not this run's, and returns those files.
+
+        They are the last writes of an earlier run that was killed: a Ray driver that dies takes its
+        actors with it only a moment later, and an actor that finishes its group meanwhile writes
+        it. Resumed at once, this run found those files not yet there and analysed the same inputs
+        again; without this their rows would be there twice.
+        """
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        ours = f"part-{self.run}-"
+        late = [
+            f
+            for f in self.files()
+            if f not in self._known and f != self.base and not f.rsplit("/", 1)[-1].startswith(ours)
+        ]
+        wanted = pa.array(sorted(paths), pa.string())
+        for path in late:
+            table = pq.read_table(path, filesystem=self.fs)
+            kept = table.filter(pc.invert(pc.is_in(table.column("path"), value_set=wanted)))
+            if kept.num_rows:
+                self.write(kept.cast(SCHEMA), name=path.rsplit("/", 1)[-1])
+            else:
+                self.fs.delete_file(path)
+        return [self.uri(f) for f in late]
 
     def _check_writable(self) -> None:
         probe = f"{self.parts}/.write-check-{uuid.uuid4().hex[:8]}"
@@ -149,7 +180,7 @@ class Output:
         disk under a hidden name first, so a file that is there is whole. Returns its path."""
         import pyarrow.parquet as pq
 
-        name = name or f"part-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.parquet"
+        name = name or f"part-{self.run}-{uuid.uuid4().hex[:12]}.parquet"
         final = f"{self.parts}/{name}"
         if self.local:
             temporary = f"{self.parts}/.{name}.{uuid.uuid4().hex[:8]}.tmp"

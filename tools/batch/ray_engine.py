@@ -19,7 +19,8 @@ Ray is optional (``requirements-ray.txt``); nothing here imports it unless the R
 Fault tolerance is Ray Data's: an actor that dies is restarted and its task retried
 (``max_restarts`` and ``max_task_retries`` default to unlimited for actor pools). A retried group
 writes the file of the same name again, replacing whatever the first attempt wrote, so every row is
-written once.
+written once. A driver that dies takes its actors with it a moment later; what they write meanwhile
+a resumed run takes out again (``Output.drop_late``).
 """
 
 from __future__ import annotations
@@ -196,9 +197,6 @@ def run_ray(
 ) -> tuple[int, int]:
     """Runs the groups of inputs through ``GroupWriter`` actors, which write the rows into
     ``output``'s chunk folder. Returns the rows written and the files that failed."""
-    import time
-    import uuid
-
     ray = require_ray()
     connected = connect(address)
     bar = None
@@ -216,7 +214,6 @@ def run_ray(
                 f"{size} actors of {cpus_per_actor} CPU need {size * cpus_per_actor:g} CPUs; the cluster has "
                 f"{cpus:g}. Use fewer actors (--actors) or a smaller share each."
             )
-        run = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         items = [
             {"group": i, "path": [x.path for x in g], "kind": [x.kind for x in g]}
             for i, g in enumerate(groups)
@@ -224,7 +221,12 @@ def run_ray(
         dataset = ray.data.from_items(items, override_num_blocks=min(len(items), 10_000))
         summaries = dataset.map_batches(
             GroupWriter,
-            fn_constructor_kwargs={"output": output.uri(output.base), "run": run, "model": model, "fps": fps},
+            fn_constructor_kwargs={
+                "output": output.uri(output.base),
+                "run": output.run,
+                "model": model,
+                "fps": fps,
+            },
             batch_size=1,  # one group per call: each group is a unit of work already
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=size),

@@ -103,5 +103,11 @@ def run(args: argparse.Namespace) -> int:
         return 130
     for path in result.removed:
         print(f"note: removed {path}, a chunk file a killed run left unfinished.", file=sys.stderr)
+    for path in result.late:
+        print(
+            f"note: {path} was written by a killed run after this one began; its rows that this run "
+            "wrote again were taken out of it, so no file has two rows.",
+            file=sys.stderr,
+        )
     print(result.describe())
     return 0
