@@ -181,7 +181,7 @@ def run(
                 cpus_per_actor=cpus_per_actor,
                 progress=progress,
             )
-    late = out.drop_late({x.path for x in todo}) if todo else []
+    late = out.drop_late(x.path for x in todo) if todo else []
     out.finish()
     return BatchResult(
         output=out.text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -129,7 +130,7 @@ class Output:
         self._check_writable()
         return done, removed
 
-    def drop_late(self, paths: set[str]) -> list[str]:
+    def drop_late(self, paths: Iterable[str]) -> list[str]:
         """Removes the rows of ``paths`` (what this run analysed) from chunk files that appeared
         after ``prepare`` and are not this run's, and returns those files.
 
@@ -147,7 +148,9 @@ class Output:
             for f in self.files()
             if f not in self._known and f != self.base and not f.rsplit("/", 1)[-1].startswith(ours)
         ]
-        wanted = pa.array(sorted(paths), pa.string())
+        if not late:  # the usual case: nothing to read, ``paths`` not even listed
+            return []
+        wanted = pa.array(list(paths), pa.string())
         for path in late:
             table = pq.read_table(path, filesystem=self.fs)
             kept = table.filter(pc.invert(pc.is_in(table.column("path"), value_set=wanted)))
