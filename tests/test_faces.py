@@ -220,11 +220,34 @@ def test_detector_choice_by_environment(monkeypatch, astronaut):
 def test_torch_and_onnx_backends_agree(astronaut):
     from tools.faces import RetinaFaceDetector
 
-    onnx, torch_ = RetinaFaceDetector(backend="onnx"), RetinaFaceDetector(backend="torch")
+    onnx, torch_ = (
+        RetinaFaceDetector(backend="onnx"),
+        RetinaFaceDetector(backend="torch"),
+    )
     assert (onnx.backend, torch_.backend) == ("onnx", "torch")
     a, b = onnx.detect(astronaut)[0], torch_.detect(astronaut)[0]
     assert a.box == b.box and abs(a.score - b.score) < 1e-3
     assert np.abs(a.points5() - b.points5()).max() < 0.05
+
+
+def test_the_detector_graph_takes_the_pixels_and_8_bits_are_on_request(astronaut, monkeypatch):
+    import tools.models.retinaface as retinaface
+    from benchmarks.photos import box_iou
+    from tools.errors import InvalidRequestError
+    from tools.faces import RetinaFaceDetector, default_detector
+
+    monkeypatch.setattr(retinaface, "network_input", lambda rgb: pytest.fail("float input built"))
+    detector = RetinaFaceDetector()
+    assert (detector.backend, detector.precision) == ("onnx", "float32")
+    face = detector.detect(astronaut)[0]
+    monkeypatch.setenv("FACE_AGENT_DETECTOR_PRECISION", "int8")
+    int8 = default_detector()
+    assert isinstance(int8, RetinaFaceDetector) and int8.precision == "int8"
+    other = int8.detect(astronaut)[0]
+    assert box_iou(face.box, other.box) > 0.9 and abs(face.score - other.score) < 0.03
+    monkeypatch.setenv("FACE_AGENT_DETECTOR_PRECISION", "fp16")
+    with pytest.raises(InvalidRequestError, match="float32, int8"):
+        default_detector()
 
 
 @pytest.mark.parametrize("size", [(427, 640), (800, 1280), (33, 17), (512, 512)])

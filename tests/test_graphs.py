@@ -23,7 +23,9 @@ from tools.models.retinaface_net import load_retinaface
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.mark.parametrize("graph", [graphs.RETINAFACE, graphs.FACEAPI_CLASSIFIER, graphs.FACEAPI_HEAD])
+@pytest.mark.parametrize(
+    "graph", [graphs.RETINAFACE, graphs.RETINAFACE_INT8, graphs.FACEAPI_CLASSIFIER, graphs.FACEAPI_HEAD]
+)
 def test_committed_graphs_have_their_recorded_sha256(graph: graphs.Graph) -> None:
     assert hashlib.sha256(graph.read()).hexdigest() == graph.sha256
     assert graph.path.stat().st_size < 3 * 2**20
@@ -46,11 +48,12 @@ def _photos() -> list[np.ndarray]:
 
 
 def test_retinaface_graph_equals_the_torch_network() -> None:
+    """The graph takes the photo's pixels; torch, OpenCV's blob of them."""
     session = graphs.session(graphs.RETINAFACE.read(), threads=2)
     net = load_retinaface()
-    for rgb in _photos():
+    for rgb in [*_photos(), group_photo()[0][:333, :517]]:  # odd sizes too
         x = cv2.dnn.blobFromImage(rgb, 1.0, None, BGR_MEAN, swapRB=True, crop=False)
-        got = session.run(None, {"input": x})
+        got = session.run(None, {"image": np.ascontiguousarray(rgb)[None]})
         with torch.inference_mode():
             want = [t.numpy() for t in net(torch.from_numpy(x))]
         for a, b in zip(got, want):
@@ -67,12 +70,35 @@ def test_the_detector_input_is_opencvs_blob_bit_for_bit() -> None:
 
 def test_retinaface_backends_find_the_same_faces_in_a_group_photo() -> None:
     group = group_photo()[0]
-    onnx, torch_ = RetinaFaceDetector(backend="onnx"), RetinaFaceDetector(backend="torch")
+    onnx, torch_ = (
+        RetinaFaceDetector(backend="onnx"),
+        RetinaFaceDetector(backend="torch"),
+    )
     a, b = onnx.detect(group), torch_.detect(group)
     assert len(a) == len(b) >= 8
     for fa, fb in zip(a, b):
         assert np.abs(np.subtract(fa.box, fb.box)).max() <= 1
         assert fa.score == pytest.approx(fb.score, abs=1e-3)
+
+
+def test_the_8_bit_graph_finds_the_faces_the_float_graph_finds() -> None:
+    """On the group photo (faces of 24-150 px, three tight crops), the labelled faces (tight 25 px LFW
+    crops among them) and the face-free images: the same faces, boxes and scores close."""
+    from benchmarks.photos import box_iou, non_faces
+
+    int8, float32 = RetinaFaceDetector(precision="int8"), RetinaFaceDetector()
+    assert (int8.precision, float32.precision) == ("int8", "float32")
+    images = [group_photo()[0], *(f.rgb for f in labelled_faces())]
+    matched = 0
+    for rgb in images:
+        got, want = int8.detect(rgb), float32.detect(rgb)
+        assert len(got) == len(want)
+        for face in want:
+            best = max(got, key=lambda g: box_iou(g.box, face.box))
+            assert box_iou(best.box, face.box) > 0.85 and abs(best.score - face.score) < 0.05
+            matched += 1
+    assert matched >= 45
+    assert not any(int8.detect(image) for _, image in non_faces())
 
 
 def test_faceapi_graphs_equal_the_torch_network_on_real_faces() -> None:

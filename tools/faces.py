@@ -1,8 +1,8 @@
 """Faces: detection (RetinaFace by default, dlib HOG selectable), landmarks, alignment, regions.
 
 **Detection.** The default detector is RetinaFace-MobileNet0.25 (``tools.models.retinaface``), run
-through ONNX Runtime from its committed graph (``tools.models.graphs``; torch when onnxruntime is
-missing). It gives a box, a probability and five landmarks (eyes, nose tip, mouth corners) per face,
+through ONNX Runtime from its committed graph (``tools.models.graphs``; an 8-bit copy with
+``FACE_AGENT_DETECTOR_PRECISION=int8``, torch when onnxruntime is missing). It gives a box, a probability and five landmarks (eyes, nose tip, mouth corners) per face,
 which is all the classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to
 at most ``DETECT_SIDE`` pixels; when that first pass finds nothing, a small face or faces at very
 different depths in a large photo, a second pass at up to ``DETECT_SIDE_FINE`` looks for faces too
@@ -51,6 +51,7 @@ __all__ = [
     "DETECTORS",
     "default_detector",
     "detector_name",
+    "detector_precision",
     "detect_faces",
     "align_face",
     "alignment_scale",
@@ -86,8 +87,10 @@ FINE_TRIGGER_SPREAD = 2.0
 # The mirrored pass runs on a photo with no face only where the first pass came near one: every face
 # that only its mirror image showed (19 in 264 real photos turned in 30 degree steps, as is and
 # mirrored: benchmarks/eval_speed_choices.py) scored >= 0.26 in the first pass; a face-free drawing
-# scores 0.02, most face-free photos under 0.1.
+# scores 0.02, most face-free photos under 0.1. With the 8-bit graph: 17 such faces, >= 0.079.
 MIRROR_TRIGGER_PROB = 0.1
+MIRROR_TRIGGER_PROB_INT8 = 0.07
+PRECISIONS = ("float32", "int8")
 # Two faces are in one row of a group photo when their boxes share this much of the smaller height.
 ROW_OVERLAP = 0.3
 
@@ -435,21 +438,31 @@ class RetinaFaceDetector:
     Args:
         backend: ``auto`` (ONNX Runtime when installed, else torch), ``onnx`` or ``torch``.
         threads: intra-op threads of the ONNX Runtime session (torch uses its own setting).
+        precision: ONNX Runtime's graph: ``float32`` (the torch network's numbers) or ``int8``
+            (8-bit convolutions: 25-30% faster, the same faces on the benchmarks' photos, but five
+            points ~3% of the eye distance off, which moves emotion and facial-state readings near
+            their thresholds; docs/PERFORMANCE.md). None: ``FACE_AGENT_DETECTOR_PRECISION``, else
+            ``float32``.
     """
 
     name = "retinaface"
 
-    def __init__(self, backend: str = "auto", threads: int | None = None) -> None:
+    def __init__(
+        self, backend: str = "auto", threads: int | None = None, precision: str | None = None
+    ) -> None:
         if backend not in ("auto", "onnx", "torch"):
             raise InvalidRequestError(f"Unknown detector backend {backend!r}; use auto, onnx or torch.")
+        precision = detector_precision(precision)
         self._torch_model = None
         self._session = None
         if backend in ("auto", "onnx"):
-            from tools.models.graphs import RETINAFACE, session
+            from tools.models.graphs import RETINAFACE, RETINAFACE_INT8, session
 
             try:
-                # The committed graph (scripts/export_onnx.py): no torch, no export at start-up.
-                self._session = session(RETINAFACE.read(), threads or min(2, os.cpu_count() or 1))
+                # A committed graph (scripts/export_onnx.py, scripts/quantize_retinaface.py): no
+                # torch, no export at start-up.
+                graph = RETINAFACE_INT8 if precision == "int8" else RETINAFACE
+                self._session = session(graph.read(), threads or min(2, os.cpu_count() or 1))
             except ModelUnavailableError as exc:  # no runtime, or the graph is missing: torch works
                 if backend == "onnx":
                     raise ModelUnavailableError(
@@ -461,20 +474,22 @@ class RetinaFaceDetector:
 
             self._torch_model = load_retinaface()
         self.backend = "onnx" if self._session is not None else "torch"
+        self.precision = precision if self._session is not None else "float32"
+        self._mirror_trigger = MIRROR_TRIGGER_PROB_INT8 if self.precision == "int8" else MIRROR_TRIGGER_PROB
         self._lock = threading.Lock()  # the torch path shares one module; ORT sessions are thread-safe
 
     def _run(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw outputs for one RGB uint8 image (H, W, 3)."""
-        from tools.models.retinaface import network_input
-
-        x = network_input(rgb)
-        if self._session is not None:
-            boxes, scores, landmarks = self._session.run(None, {"input": x})
+        if self._session is not None:  # the graph makes its own input from the pixels
+            boxes, scores, landmarks = self._session.run(None, {"image": np.ascontiguousarray(rgb)[None]})
         else:
             import torch
 
+            from tools.models.retinaface import network_input
+
             with self._lock, torch.inference_mode():
-                boxes, scores, landmarks = (t.numpy() for t in self._torch_model(torch.from_numpy(x)))  # type: ignore[misc]
+                x = torch.from_numpy(network_input(rgb))
+                boxes, scores, landmarks = (t.numpy() for t in self._torch_model(x))  # type: ignore[misc]
         return boxes[0], scores[0], landmarks[0]
 
     def _pass(
@@ -555,7 +570,7 @@ class RetinaFaceDetector:
                 # A group at one distance: the finer pass could add no face. Its five points are
                 # measured again at that scale only for the 68 landmarks, when they are asked for.
                 refine_scale = fine_scale
-            if not found and best[0] >= MIRROR_TRIGGER_PROB:
+            if not found and best[0] >= self._mirror_trigger:
                 # The network is not mirror-symmetric: a profile facing one way can score under the
                 # threshold while its mirror image does not. Only photos with no face, and something
                 # that came near one, pay for this.
@@ -794,9 +809,25 @@ def detector_name(name: str | None = None) -> str:
     return chosen
 
 
+def detector_precision(precision: str | None = None) -> str:
+    """RetinaFace's graph: ``precision``, else ``FACE_AGENT_DETECTOR_PRECISION``, else ``float32``.
+
+    Raises:
+        InvalidRequestError: an unknown precision.
+    """
+    chosen = (precision or os.environ.get("FACE_AGENT_DETECTOR_PRECISION") or "float32").strip().lower()
+    if chosen not in PRECISIONS:
+        raise InvalidRequestError(
+            f"Unknown detector precision {chosen!r}; choose one of {', '.join(PRECISIONS)}."
+        )
+    return chosen
+
+
 @lru_cache(maxsize=8)
-def _detector(name: str, threads: int | None) -> HogDetector | RetinaFaceDetector:
-    return RetinaFaceDetector(threads=threads) if name == "retinaface" else HogDetector()
+def _detector(name: str, threads: int | None, precision: str) -> HogDetector | RetinaFaceDetector:
+    if name == "retinaface":
+        return RetinaFaceDetector(threads=threads, precision=precision)
+    return HogDetector()
 
 
 def default_detector(name: str | None = None, threads: int | None = None) -> HogDetector | RetinaFaceDetector:
@@ -807,7 +838,9 @@ def default_detector(name: str | None = None, threads: int | None = None) -> Hog
         threads: RetinaFace's intra-op threads (None: up to 2). Batch workers use 1 each.
     """
     chosen = detector_name(name)
-    return _detector(chosen, threads if chosen == "retinaface" else None)
+    if chosen != "retinaface":
+        return _detector(chosen, None, "float32")
+    return _detector(chosen, threads, detector_precision())
 
 
 def detect_faces(

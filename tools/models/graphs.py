@@ -21,6 +21,7 @@ from tools.errors import ModelUnavailableError
 __all__ = [
     "Graph",
     "RETINAFACE",
+    "RETINAFACE_INT8",
     "FACEAPI_CLASSIFIER",
     "FACEAPI_HEAD",
     "WEIGHTS_DIR",
@@ -63,7 +64,11 @@ class Graph:
 
 
 RETINAFACE = Graph(
-    "retinaface_mobilenet0.25.onnx", "49a0027b04b9e768f8b6fab5ce4cfcf78e707c876d534838a68d26bfce311aec"
+    "retinaface_mobilenet0.25.onnx", "b0d75369c55f26b8f3afdb80ec825f607e66a679eed78317c758b81ccee9c5e2"
+)
+# The same network with 8-bit convolutions (``scripts/quantize_retinaface.py``), on request.
+RETINAFACE_INT8 = Graph(
+    "retinaface_mobilenet0.25_int8.onnx", "0918859cff7ee9b3d801f114172fcdf4a6fac9848d751b6311e5559134a87899"
 )
 FACEAPI_CLASSIFIER = Graph(
     "faceapi_expression.onnx", "dfb94b04995a52228d09241fbce3b08238045d42ab525bc3ed3b41093ba0170a"
