@@ -87,9 +87,8 @@ FINE_TRIGGER_SPREAD = 2.0
 # The mirrored pass runs on a photo with no face only where the first pass came near one: every face
 # that only its mirror image showed (19 in 264 real photos turned in 30 degree steps, as is and
 # mirrored: benchmarks/eval_speed_choices.py) scored >= 0.26 in the first pass; a face-free drawing
-# scores 0.02, most face-free photos under 0.1. With the 8-bit graph: 17 such faces, >= 0.079.
+# scores 0.02, most face-free photos under 0.1. With the 8-bit graph: 18 such faces, >= 0.16.
 MIRROR_TRIGGER_PROB = 0.1
-MIRROR_TRIGGER_PROB_INT8 = 0.07
 PRECISIONS = ("float32", "int8")
 # Two faces are in one row of a group photo when their boxes share this much of the smaller height.
 ROW_OVERLAP = 0.3
@@ -439,9 +438,9 @@ class RetinaFaceDetector:
         backend: ``auto`` (ONNX Runtime when installed, else torch), ``onnx`` or ``torch``.
         threads: intra-op threads of the ONNX Runtime session (torch uses its own setting).
         precision: ONNX Runtime's graph: ``float32`` (the torch network's numbers) or ``int8``
-            (8-bit convolutions: 25-30% faster, the same faces on the benchmarks' photos, but five
-            points ~3% of the eye distance off, which moves emotion and facial-state readings near
-            their thresholds; docs/PERFORMANCE.md). None: ``FACE_AGENT_DETECTOR_PRECISION``, else
+            (8-bit convolutions: 20-26% less CPU, the same faces on the labelled, group and
+            face-free photos, but five points ~3% of the eye distance off, which moves emotion and
+            facial-state readings near their thresholds; docs/PERFORMANCE.md). None: ``FACE_AGENT_DETECTOR_PRECISION``, else
             ``float32``.
     """
 
@@ -475,7 +474,6 @@ class RetinaFaceDetector:
             self._torch_model = load_retinaface()
         self.backend = "onnx" if self._session is not None else "torch"
         self.precision = precision if self._session is not None else "float32"
-        self._mirror_trigger = MIRROR_TRIGGER_PROB_INT8 if self.precision == "int8" else MIRROR_TRIGGER_PROB
         self._lock = threading.Lock()  # the torch path shares one module; ORT sessions are thread-safe
 
     def _run(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -570,7 +568,7 @@ class RetinaFaceDetector:
                 # A group at one distance: the finer pass could add no face. Its five points are
                 # measured again at that scale only for the 68 landmarks, when they are asked for.
                 refine_scale = fine_scale
-            if not found and best[0] >= self._mirror_trigger:
+            if not found and best[0] >= MIRROR_TRIGGER_PROB:
                 # The network is not mirror-symmetric: a profile facing one way can score under the
                 # threshold while its mirror image does not. Only photos with no face, and something
                 # that came near one, pay for this.
