@@ -2,8 +2,9 @@
 
 **Detection.** The default detector is RetinaFace-MobileNet0.25 (``tools.models.retinaface``), run
 through ONNX Runtime from its committed graph (``tools.models.graphs``; an 8-bit copy with
-``FACE_AGENT_DETECTOR_PRECISION=int8``, torch when onnxruntime is missing). It gives a box, a probability and five landmarks (eyes, nose tip, mouth corners) per face,
-which is all the classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to
+``FACE_AGENT_DETECTOR_PRECISION=int8``, torch when onnxruntime is missing). It gives a box, a
+probability and five landmarks (eyes, nose tip, mouth corners) per face, which is all the
+classifier's 5-point alignment needs. It runs on a copy of the photo downscaled to
 at most ``DETECT_SIDE`` pixels; when that first pass finds nothing, a small face or faces at very
 different depths in a large photo, a second pass at up to ``DETECT_SIDE_FINE`` looks for faces too
 small for the first; the faces of a group at one size are measured again at that scale, each on
@@ -440,8 +441,8 @@ class RetinaFaceDetector:
         precision: ONNX Runtime's graph: ``float32`` (the torch network's numbers) or ``int8``
             (8-bit convolutions: 20-26% less CPU, the same faces on the labelled, group and
             face-free photos, but five points ~3% of the eye distance off, which moves emotion and
-            facial-state readings near their thresholds; docs/PERFORMANCE.md). None: ``FACE_AGENT_DETECTOR_PRECISION``, else
-            ``float32``.
+            facial-state readings near their thresholds; docs/PERFORMANCE.md). None:
+            ``FACE_AGENT_DETECTOR_PRECISION``, else ``float32``.
     """
 
     name = "retinaface"
