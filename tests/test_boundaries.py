@@ -121,6 +121,20 @@ def test_workplace_and_school_monitoring_names_the_eu_ai_act() -> None:
     assert boundaries.soft_note("is he happy?") is None
 
 
+def test_a_very_long_message_is_checked_in_one_pass() -> None:
+    """The monitoring patterns are lookaheads; tried from every character, a 20,000-character
+    message took ~40 s (each try rescans the rest). Tried from the start, it takes milliseconds."""
+    import time
+
+    ordinary = "what does the face in this photo of my colleague show about the mood " * 300
+    monitoring = ordinary + " and which of my employees look bored on the webcam"
+    start = time.perf_counter()
+    assert boundaries.check(ordinary[:20000]) is None
+    found = boundaries.check(monitoring)
+    assert found is not None and found.category == "surveillance"
+    assert time.perf_counter() - start < 2.0  # a guard against the quadratic form, not a speed target
+
+
 def test_the_langchain_tool_declines_whatever_model_calls_it(astronaut: np.ndarray) -> None:
     context = FaceToolContext(images={"img1": AnalysisCache().get(astronaut)})
     runtime = ToolRuntime(

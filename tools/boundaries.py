@@ -158,8 +158,15 @@ CATEGORIES: dict[str, Boundary] = {
 }
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE | re.VERBOSE)
+def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.VERBOSE | flags)
+
+
+def _all_of(pattern: str) -> re.Pattern[str]:
+    """A pattern of lookaheads (every part somewhere in one line), tried at line starts only: the
+    same matches as from every position (a lookahead that holds mid-line holds from the line's
+    start), without rescanning the rest of the line from each character."""
+    return _rx(r"^" + pattern, re.MULTILINE)
 
 
 _PERSON = r"(?:she|he|they|it|this|that|the\s+\w+(?:\s+\w+)?|this\s+\w+|that\s+\w+|her|him|them)"
@@ -174,7 +181,7 @@ _DEMONYMS = (
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "surveillance",
-        _rx(r"""
+        _all_of(r"""
         (?=.*\b(?:employees?|staff|workers?|agents?|colleagues?|co-?workers?|team(?:'s)?|workplace|office|call\s+cent(?:er|re)
               |candidates?|applicants?|interview(?:s|ee|ees)?|hiring|recruit\w*|HR\b|job\s+(?:interview|applicants?)|CV\b|résumé|resume
               |bartenders?|waiters?|waitress(?:es)?|cashiers?|drivers?|nurses|cleaners|shifts?|my\s+(?:staff|team|workers|crew)
@@ -191,7 +198,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "surveillance",
-        _rx(r"""
+        _all_of(r"""
         (?=.*\b(?:job\s+)?(?:applicants?|candidates?|interviewees?)\b|.*\bjob\s+interviews?\b)
         (?=.*\b(?:nervous|anxious|stressed|confident|engaged|enthusias\w*|motivat\w*|honest|mood|emotions?|feel\w*|happy|
               unhappy|bored|interested|calm|excited|sincere|hire|hiring)\b)
