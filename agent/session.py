@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 EventCallback = Callable[[str, str, Any], None]
 SENT_IMAGE_SIDE = 768  # photos shown to a remote model (when allowed) are shrunk to this side
+# A message is read whole by the understanding's patterns, a few of which look ahead from a trigger
+# word: a longer message is answered with a request to shorten it (ten times a long question).
+MAX_MESSAGE_CHARS = 8000
 
 
 class _NoToolUse(ModelMisbehaviorError):
@@ -218,7 +221,15 @@ class ChatSession(VideoSessionMixin):  # add_video and the frame-to-photo hook
                 self.add_image(image, image_name)
             except (InvalidImageError, CapacityError) as exc:
                 return Reply(text=f"I couldn't use that photo: {exc}", notices=notices, error=str(exc))
-        message = self._human_message(str(text or ""))
+        text = str(text or "")
+        if len(text) > MAX_MESSAGE_CHARS:
+            problem = f"the message is {len(text):,} characters long; at most {MAX_MESSAGE_CHARS:,} are read"
+            return Reply(
+                text=f"That message is too long for me: {problem}. Please shorten it, or ask one thing at a time.",
+                notices=notices,
+                error=problem,
+            )
+        message = self._human_message(text)
         new: list[BaseMessage] = []
         if self._remote is not None:
             try:

@@ -145,6 +145,20 @@ def test_refusal_and_bad_requests(session: ChatSession) -> None:
     assert "gradcam++" in reply.text  # the known methods are listed
 
 
+def test_an_over_long_message_is_answered_with_a_request_to_shorten_it(astronaut: np.ndarray) -> None:
+    from agent.session import MAX_MESSAGE_CHARS
+
+    s = ChatSession(model="offline", settings=OFFLINE)
+    long_text = "what does the face in this photo show about the mood " * 400
+    assert len(long_text) > MAX_MESSAGE_CHARS
+    reply = s.send(long_text, astronaut, image_name="astronaut.png")
+    assert reply.tool_calls == [] and reply.error and "shorten" in reply.text
+    assert f"{len(long_text):,} characters" in reply.text
+    assert s.history == [] and [i.id for i in s.images] == ["img1"]  # nothing half-done; the photo kept
+    reply = s.send(long_text[: MAX_MESSAGE_CHARS - 100] + " what is she feeling?")
+    assert reply.error is None and reply.tool_calls == ["classify_emotion"]
+
+
 # --- several photos and faces ------------------------------------------------------------------------
 
 
