@@ -220,10 +220,7 @@ def test_detector_choice_by_environment(monkeypatch, astronaut):
 def test_torch_and_onnx_backends_agree(astronaut):
     from tools.faces import RetinaFaceDetector
 
-    onnx, torch_ = (
-        RetinaFaceDetector(backend="onnx"),
-        RetinaFaceDetector(backend="torch"),
-    )
+    onnx, torch_ = RetinaFaceDetector(backend="onnx"), RetinaFaceDetector(backend="torch")
     assert (onnx.backend, torch_.backend) == ("onnx", "torch")
     a, b = onnx.detect(astronaut)[0], torch_.detect(astronaut)[0]
     assert a.box == b.box and abs(a.score - b.score) < 1e-3

@@ -70,10 +70,7 @@ def test_the_detector_input_is_opencvs_blob_bit_for_bit() -> None:
 
 def test_retinaface_backends_find_the_same_faces_in_a_group_photo() -> None:
     group = group_photo()[0]
-    onnx, torch_ = (
-        RetinaFaceDetector(backend="onnx"),
-        RetinaFaceDetector(backend="torch"),
-    )
+    onnx, torch_ = RetinaFaceDetector(backend="onnx"), RetinaFaceDetector(backend="torch")
     a, b = onnx.detect(group), torch_.detect(group)
     assert len(a) == len(b) >= 8
     for fa, fb in zip(a, b):
