@@ -162,6 +162,60 @@ def test_an_over_long_message_is_answered_with_a_request_to_shorten_it(astronaut
 # --- several photos and faces ------------------------------------------------------------------------
 
 
+# In a fresh interpreter: which threads start before LangChain is imported, and what reading a
+# message imports.
+_IMPORT_ORDER_CHILD = r"""
+import json, sys, threading
+
+started = []
+start = threading.Thread.start
+
+
+def recording_start(self):
+    started.append([self.name, "langchain" in sys.modules])
+    start(self)
+
+
+threading.Thread.start = recording_start
+import agent
+import agent.understanding
+
+light = sorted(m for m in ("langchain", "langgraph", "scipy") if m in sys.modules)
+agent.ChatSession
+from agent.understanding import shipped_model, warm_up
+from tools.landmarks import preload
+
+warm_up().join()
+preload().join()  # as a session does: the loads already started are not started again
+
+act = shipped_model().interpret("what is she feeling?").act
+print(json.dumps({"light": light, "started": started, "act": act, "scipy": "scipy" in sys.modules}))
+"""
+
+
+def test_models_start_loading_before_langchain_is_imported() -> None:
+    """``import agent`` and ``agent.understanding`` leave LangChain out; asking for ``ChatSession``
+    starts the understanding and landmark loads first (once each), and reading a message needs no
+    scipy (the sparse matrices are training's)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_ORDER_CHILD], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["light"] == []
+    assert ["understanding-warm-up", False] in seen["started"]
+    assert ["landmarks-preload", False] in seen["started"]
+    names = [name for name, _ in seen["started"]]
+    assert names.count("understanding-warm-up") == 1 and names.count("landmarks-preload") == 1
+    assert seen["act"] == "analyze" and seen["scipy"] is False
+
+
 def test_several_photos_and_faces(
     two_faces: np.ndarray, grace_hopper: np.ndarray, coffee: np.ndarray
 ) -> None:

@@ -112,24 +112,34 @@ def landmark_model_name(name: str | None = None) -> str:
 
 def preload(model: str | None = None) -> threading.Thread:
     """Loads a landmark model (``landmark_model_name(model)``) in a background thread, so that the
-    first question about a face does not wait for it; returns the started daemon thread. dlib's
-    predictor is left to its first use: it holds the interpreter lock while it loads."""
+    first question about a face does not wait for it; returns the daemon thread, started once per
+    process and model. dlib's predictor is left to its first use: it holds the interpreter lock
+    while it loads."""
+    try:
+        name: str | None = landmark_model_name(model)
+    except FaceAgentError:
+        name = None  # the first question says what is wrong
 
     def load() -> None:
         try:
-            name = landmark_model_name(model)
             if name in ("facemesh", "facemesh-base"):
                 from tools.models.facemesh import default_facemesh
 
                 default_facemesh("base" if name == "facemesh-base" else "attention")
-            elif name != "dlib":
+            elif name not in (None, "dlib"):
                 _faceapi(name)
         except FaceAgentError:
             pass  # the first question says what is missing
 
-    thread = threading.Thread(target=load, name="landmarks-preload", daemon=True)
-    thread.start()
-    return thread
+    with _PRELOAD_LOCK:
+        if name not in _PRELOADS:
+            _PRELOADS[name] = threading.Thread(target=load, name="landmarks-preload", daemon=True)
+            _PRELOADS[name].start()
+        return _PRELOADS[name]
+
+
+_PRELOAD_LOCK = threading.Lock()
+_PRELOADS: dict[str | None, threading.Thread] = {}
 
 
 def _sha256(path: Path) -> str:

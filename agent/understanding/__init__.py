@@ -136,9 +136,13 @@ def shipped_model() -> NLUModel:
         return model
 
 
+_WARM_UP: list[threading.Thread] = []
+
+
 def warm_up() -> threading.Thread:
     """Loads the understanding model in a background thread (a session is built before its first
-    message is written), so that message does not wait for it; returns the started daemon thread."""
+    message is written), so that message does not wait for it; returns the daemon thread, started
+    once per process."""
 
     def load() -> None:
         from tools.errors import FaceAgentError
@@ -148,9 +152,11 @@ def warm_up() -> threading.Thread:
         except FaceAgentError:
             pass  # the first message says what is missing
 
-    thread = threading.Thread(target=load, name="understanding-warm-up", daemon=True)
-    thread.start()
-    return thread
+    with _LOAD_LOCK:
+        if not _WARM_UP:
+            _WARM_UP.append(threading.Thread(target=load, name="understanding-warm-up", daemon=True))
+            _WARM_UP[0].start()
+        return _WARM_UP[0]
 
 
 def with_ids(text: str, names: Mapping[str, str]) -> str:

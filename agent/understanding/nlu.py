@@ -36,10 +36,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy builds the sparse rows of training only; reading a message needs numpy
+    from scipy import sparse
 
 __all__ = [
     "ACTS_ANALYZE",
@@ -155,12 +157,15 @@ class NGramFeaturizer:
         """Columns of ``transform``'s result."""
         return sum(len(self.vocab[b]) for b in self.BLOCKS)
 
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """(n, size) sparse tf-idf rows, word block then char block."""
-        blocks = []
+    def entries(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-zero cells of ``transform``'s rows: row, column and value arrays (columns of the
+        word block first, then of the char block)."""
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        offset = 0
         for block in self.BLOCKS:
             vocab, idf = self.vocab[block], self.idf[block]
-            rows, cols, vals = [], [], []
             for r, text in enumerate(texts):
                 counts = Counter(g for g in self._grams(block, _tokens(text)) if g in vocab)
                 if not counts:
@@ -169,12 +174,17 @@ class NGramFeaturizer:
                 weights = np.array([1 + math.log(c) for c in counts.values()], np.float32) * idf[idx]
                 weights /= max(float(np.linalg.norm(weights)), 1e-12)
                 rows += [r] * len(idx)
-                cols += idx.tolist()
+                cols += (idx + offset).tolist()
                 vals += weights.tolist()
-            blocks.append(
-                sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(vocab)), dtype=np.float32)
-            )
-        return sparse.hstack(blocks, format="csr")
+            offset += len(vocab)
+        return np.array(rows, np.int64), np.array(cols, np.int64), np.array(vals, np.float32)
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """(n, size) sparse tf-idf rows, word block then char block."""
+        from scipy import sparse
+
+        rows, cols, vals = self.entries(texts)
+        return sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), self.size), dtype=np.float32)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The state as arrays (for ``np.savez``)."""
@@ -350,16 +360,44 @@ class NLUModel:
             texts: normalised messages (``normalize``).
             embeddings: their sentence embeddings when already computed (training), else computed here.
         """
+        from scipy import sparse
+
         parts = []
         if "ngrams" in self.blocks and self.ngrams is not None:
             parts.append(self.ngrams.transform(texts) * float(self.weights.get("ngrams", 1.0)))
-        if "regex" in self.blocks and self.regex is not None:
-            dense = self.regex.transform(texts) * float(self.weights.get("regex", 1.0))
+        dense = self._dense_features(texts, embeddings)
+        if dense.shape[1]:
             parts.append(sparse.csr_matrix(dense))
+        return sparse.hstack(parts, format="csr")
+
+    def _dense_features(self, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
+        """The weighted regex and embedding columns of ``features`` (the columns after the n-grams)."""
+        parts = [np.zeros((len(texts), 0), np.float32)]
+        if "regex" in self.blocks and self.regex is not None:
+            parts.append(self.regex.transform(texts) * float(self.weights.get("regex", 1.0)))
         if "embedding" in self.blocks:
             vectors = self._embed(texts) if embeddings is None else embeddings
-            parts.append(sparse.csr_matrix(vectors * float(self.weights.get("embedding", 1.0))))
-        return sparse.hstack(parts, format="csr")
+            parts.append(vectors * float(self.weights.get("embedding", 1.0)))
+        return np.hstack(parts).astype(np.float32, copy=False)
+
+    def _scores(self, texts: Sequence[str], embeddings: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``features(texts) @ act_coef`` and ``@ ask_coef`` (intercepts not added), with numpy
+        alone: a message has few n-gram cells, so their products are summed per row."""
+        entries = None
+        start = 0
+        if "ngrams" in self.blocks and self.ngrams is not None:
+            rows, cols, vals = self.ngrams.entries(texts)
+            entries = (rows, cols, vals * np.float32(self.weights.get("ngrams", 1.0)))
+            start = self.ngrams.size
+        dense = self._dense_features(texts, embeddings)
+        out = []
+        for coef in (self.act_coef, self.ask_coef):
+            scores = dense @ coef[start : start + dense.shape[1]]
+            if entries is not None:
+                rows, cols, vals = entries
+                np.add.at(scores, rows, vals[:, None] * coef[cols])
+            out.append(scores)
+        return out[0], out[1]
 
     # --- inference -----------------------------------------------------------------------------
 
@@ -378,9 +416,9 @@ class NLUModel:
         """``interpret`` for several messages at once (one embedding batch)."""
         names = list(names)
         normal = [normalize(t, names) for t in texts]
-        x = self.features(normal, embeddings)
-        act_scores = np.asarray(x @ self.act_coef) + self.act_intercept
-        ask_scores = 1 / (1 + np.exp(-(np.asarray(x @ self.ask_coef) + self.ask_intercept)))
+        act_part, ask_part = self._scores(normal, embeddings)
+        act_scores = act_part + self.act_intercept
+        ask_scores = 1 / (1 + np.exp(-(ask_part + self.ask_intercept)))
         out = []
         for row, asks in zip(act_scores, ask_scores):
             probs = _softmax(row)
