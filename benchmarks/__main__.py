@@ -207,8 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"voice held-out small: {state}", f"{share:.1%}", f">= {aim:.0%}", share >= aim))
     rows.append(
         (
-            "  eyes lenient; open / closed / squinting Qs",
-            f"{_share(states['eyes']['lenient']):.1%}; "
+            "  eyes lenient / 3-way; Qs open / closed / squint",
+            f"{_share(states['eyes']['lenient']):.1%} / {_share(states['eyes']['three']):.1%}; "
             + " / ".join(
                 f"{_share(states['eyes'][q]):.0%}"
                 for q in ("Are her eyes open?", "Are her eyes closed?", "Is she squinting?")

@@ -17,7 +17,9 @@ The voice's reading in the labels' words is ``tools.geometry.label_states`` (the
 thresholds are set on the dev part only. Under the table, the voice's eyes three ways: ``strict``
 (every label as given, the table's figure), ``lenient`` (the labeller's own stated ambiguity
 respected: she called eyes a smile squeezed "narrowed" and said another careful labeller could call
-several "open") and the yes/no answer to each question people ask about eyes (``EYE_QUESTIONS``).
+several "open"), ``three`` (the three eye states the facial-state work was asked to read: closed,
+open, wide; "narrowed" eyes are open ones, in the label and in the reading) and the yes/no answer to
+each question people ask about eyes (``EYE_QUESTIONS``).
 ``--exclude`` adds parts without some faces (those a developer has looked at while building).
 """
 
@@ -149,6 +151,9 @@ def score(
 # counts that stated ambiguity (open <-> narrowed on a face she labelled smiling) as right; the
 # strict figure (the table) counts every label as given.
 _SQUEEZE = {"open", "narrowed"}
+# The eye states the facial-state work was asked for are closed / open / wide (eyelid aperture);
+# "narrowed" is the voice's and the labels' finer word for eyes that are open.
+_THREE_WAY = {"narrowed": "open"}
 # The questions people ask about eyes, and the labels for which the true answer is yes.
 EYE_QUESTIONS: tuple[tuple[str, frozenset[str]], ...] = (
     ("Are her eyes open?", frozenset({"open", "wide", "narrowed"})),
@@ -162,7 +167,8 @@ def eye_scores(
     faces: list[StateFace], read: Callable[[StateFace], FaceReading | None]
 ) -> dict[str, tuple[int, int]]:
     """(right, scored) over the faces with a definite eye label: ``strict`` (the four labels as
-    given), ``lenient`` (the labeller's stated ambiguity respected, see ``_SQUEEZE``) and, per
+    given), ``lenient`` (the labeller's stated ambiguity respected, see ``_SQUEEZE``), ``three``
+    (closed / open / wide, see ``_THREE_WAY``) and, per
     question of ``EYE_QUESTIONS``, the voice's yes/no answer against the label's (an answer of
     "can't tell" counts as wrong)."""
     from tools.geometry import label_words
@@ -176,7 +182,8 @@ def eye_scores(
         reading = read(face)
         got = None if reading is None else label_words(reading).get("eyes")
         lenient = got == label or (face.labels["smile"] == "yes" and {got, label} == _SQUEEZE)
-        for name, right in (("strict", got == label), ("lenient", lenient)):
+        three = got is not None and _THREE_WAY.get(got, got) == _THREE_WAY.get(label, label)
+        for name, right in (("strict", got == label), ("lenient", lenient), ("three", three)):
             totals[name][0] += right
             totals[name][1] += 1
         for question, yes in EYE_QUESTIONS:
@@ -330,9 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "\nthe voice's eyes: strict (every label as given, as in the table); lenient (the labeller's "
             "stated ambiguity\nrespected: open <-> narrowed on a face she labelled smiling counts right); "
-            "and each question's yes/no"
+            "three (closed / open / wide,\nnarrowed counted open); and each question's yes/no"
         )
-        columns = ["strict", "lenient", *(q for q, _ in EYE_QUESTIONS)]
+        columns = ["strict", "lenient", "three", *(q for q, _ in EYE_QUESTIONS)]
         print(f"  {'part':14}" + "".join(f"{c:>26}" for c in columns))
         for part, eyes in eye_rows:
             print(f"  {part:14}" + "".join(f"{_cell(*eyes[c]):>26}" for c in columns))

@@ -100,9 +100,11 @@ def test_heldout_states_are_read_as_labelled(reader: Reader):
 @pytest.mark.slow
 def test_heldout_eye_questions_are_answered_as_labelled(reader: Reader):
     """The yes/no questions people ask about eyes, scored on the held-out labels (measured: open
-    95.0%, closed 95.0%, wide open 96.7%, squinting 75.0%; the eyes' majority labels)."""
+    95.0%, closed 95.0%, wide open 96.7%, squinting 75.0%; the eyes' majority labels), and the
+    three eye states closed / open / wide, narrowed counted open (measured 93.3%)."""
     eyes = eye_scores(state_faces("heldout"), reader.voice_reading)
     share = {name: right / scored for name, (right, scored) in eyes.items()}
+    assert share["three"] >= 0.9, eyes["three"]
     for question, _ in EYE_QUESTIONS[:3]:
         assert share[question] >= 0.9, (question, eyes[question])
     assert share["Is she squinting?"] >= 0.7, eyes["Is she squinting?"]
