@@ -152,7 +152,7 @@ def test_training_is_deterministic_and_reports_per_intent_on_held_out_folds() ->
     for train_idx, test_idx in StratifiedKFold(3, shuffle=True, random_state=0).split(
         np.zeros(len(examples)), strata
     ):
-        model = train(augment([examples[i] for i in train_idx], 2, 7), DEFAULT_CONFIG, embeddings)
+        model = train(augment([examples[i] for i in train_idx], 1, 7), DEFAULT_CONFIG, embeddings)
         held = [examples[i] for i in test_idx]
         for e, r in zip(held, model.interpret_many([e.text for e in held])):
             gold.append(e.act)

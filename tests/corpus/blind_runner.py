@@ -159,6 +159,7 @@ def _id(args: dict) -> str:
 
 
 _VIDEO_ANALYSES: dict[str, Any] = {}
+_PHOTO_RECORDS: dict[str, Any] = {}
 
 
 class BlindRunner:
@@ -194,7 +195,10 @@ class BlindRunner:
             stored = session.videos.get(video_id)
             stored._analyses = _VIDEO_ANALYSES.setdefault(upload, stored._analyses)
         else:
-            session.add_image(data, upload)
+            # Likewise a photo's detections, readings and explanations (``ImageRecord``): the
+            # sessions that upload the same file share its record, as the REST server's cache does.
+            image_id = session.add_image(_PHOTO_RECORDS.get(upload, data), upload)
+            _PHOTO_RECORDS.setdefault(upload, session.store.get(image_id).record)
 
     @staticmethod
     def _names(session: Any) -> dict[str, str]:
