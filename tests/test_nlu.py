@@ -145,7 +145,7 @@ def test_training_is_deterministic_and_reports_per_intent_on_held_out_folds() ->
     small = augment(examples[::6], 1, 7)
     a, b = train(small, DEFAULT_CONFIG, embeddings), train(small, DEFAULT_CONFIG, embeddings)
     assert np.array_equal(a.act_coef, b.act_coef) and np.array_equal(a.ask_coef, b.ask_coef)
-    # held-out folds: train on four fifths (with generated variation), read the fifth's own examples
+    # held-out folds: train on two thirds (one generated variant per example), read the third's own examples
     counts = Counter(e.act for e in examples)
     strata = [e.act if counts[e.act] >= 3 else "rare" for e in examples]
     gold, predicted, asks_right, asks_total = [], [], 0, 0

@@ -110,6 +110,10 @@ def landmark_model_name(name: str | None = None) -> str:
     return chosen
 
 
+_PRELOAD_LOCK = threading.Lock()
+_PRELOADS: dict[str | None, threading.Thread] = {}
+
+
 def preload(model: str | None = None) -> threading.Thread:
     """Loads a landmark model (``landmark_model_name(model)``) in a background thread, so that the
     first question about a face does not wait for it; returns the daemon thread, started once per
@@ -136,10 +140,6 @@ def preload(model: str | None = None) -> threading.Thread:
             _PRELOADS[name] = threading.Thread(target=load, name="landmarks-preload", daemon=True)
             _PRELOADS[name].start()
         return _PRELOADS[name]
-
-
-_PRELOAD_LOCK = threading.Lock()
-_PRELOADS: dict[str | None, threading.Thread] = {}
 
 
 def _sha256(path: Path) -> str:

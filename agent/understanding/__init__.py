@@ -137,6 +137,7 @@ def shipped_model() -> NLUModel:
 
 
 _WARM_UP: list[threading.Thread] = []
+_WARM_UP_LOCK = threading.Lock()  # not _LOAD_LOCK, which the load holds while it runs
 
 
 def warm_up() -> threading.Thread:
@@ -152,7 +153,7 @@ def warm_up() -> threading.Thread:
         except FaceAgentError:
             pass  # the first message says what is missing
 
-    with _LOAD_LOCK:
+    with _WARM_UP_LOCK:
         if not _WARM_UP:
             _WARM_UP.append(threading.Thread(target=load, name="understanding-warm-up", daemon=True))
             _WARM_UP[0].start()
