@@ -52,6 +52,20 @@ def test_ngram_featurizer_is_tfidf_and_round_trips() -> None:
     assert featurizer.transform(["zzz qqq"]).nnz == 0
 
 
+def test_reading_a_message_scores_it_as_the_training_features_do() -> None:
+    """``interpret`` scores from the n-gram entries with numpy; training multiplies the sparse
+    feature rows: both give the same scores (float32 sums in another order)."""
+    model = default_model()
+    texts = [normalize(e.text) for e in load_examples()[::40]] + ["zzz qqq", ""]
+    embeddings = model._embed(texts)
+    x = model.features(texts, embeddings)
+    acts, asks = model._scores(texts, embeddings)
+    assert acts.shape == (len(texts), len(model.act_classes)) and asks.shape == (len(texts), len(ASKS))
+    assert np.allclose(acts, x @ model.act_coef, atol=1e-4)
+    assert np.allclose(asks, x @ model.ask_coef, atol=1e-4)
+    assert np.array_equal(acts.argmax(axis=1), np.asarray(x @ model.act_coef).argmax(axis=1))
+
+
 def test_regex_featurizer_reads_the_closed_vocabularies() -> None:
     featurizer = RegexFeaturizer()
     row = dict(zip(featurizer.names, featurizer.transform(["show me the heatmap with grad-cam++"])[0]))
