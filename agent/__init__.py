@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AgentSettings", "ChatSession", "OfflinePlanner", "Reply", "ToolResult", "build_agent"]
 
-_MODULES = {
+_LAZY = {
     "AgentSettings": "agent.settings",
     "ChatSession": "agent.session",
     "OfflinePlanner": "agent.planner",
@@ -41,7 +41,7 @@ _MODULES = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if name == "ChatSession":

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +22,7 @@ from agent import AgentSettings, ChatSession, Reply, ToolResult, build_agent
 from tools.errors import InvalidRequestError, ModelUnavailableError
 from tools.lc import FaceToolContext
 
+ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OFFLINE = AgentSettings()
 
@@ -197,14 +202,8 @@ def test_models_start_loading_before_langchain_is_imported() -> None:
     """``import agent`` and ``agent.understanding`` leave LangChain out; asking for ``ChatSession``
     starts the understanding and landmark loads first (once each), and reading a message needs no
     scipy (the sparse matrices are training's)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
     out = subprocess.run(
-        [sys.executable, "-c", _IMPORT_ORDER_CHILD], cwd=root, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _IMPORT_ORDER_CHILD], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
